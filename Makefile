@@ -1,0 +1,34 @@
+# `make demo`: set up and run the whole workflow on synthetic data. `make test`: set up and run the tests.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint docs clean
+
+$(STAMP): pyproject.toml
+	@PYTHON="$$(scripts/find_python.sh)" || exit 1; \
+	if [ ! -x "$(PY)" ]; then echo "Creating $(VENV) with $$PYTHON"; $$PYTHON -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	@scripts/ensure_ffmpeg.sh
+
+demo: setup
+	HF_HUB_OFFLINE=1 $(VENV)/bin/kuavo demo --out outputs/demo --force
+
+test: setup
+	@HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+lint: setup
+	$(VENV)/bin/ruff check kuavo_cli tests benchmarks lejurobot
+	$(VENV)/bin/ruff format --check kuavo_cli tests benchmarks lejurobot
+
+docs: setup
+	$(PY) -m kuavo_cli.docs_gen docs/config.md
+
+clean:
+	rm -rf outputs .pytest_cache

@@ -1,0 +1,78 @@
+"""`kuavo demo-data OUT` (synthetic Kuavo dataset) and `kuavo demo` (data -> train -> eval -> export)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kuavo_cli.cli.options import ForceOpt, JsonOpt
+from kuavo_cli.cli.output import print_json, stderr_console
+from kuavo_cli.errors import UsageError
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'64x48' (width x height, as ffmpeg and the converter's --size) -> (height, width)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size {text!r} must look like WIDTHxHEIGHT, e.g. 64x48 or 640x480") from None
+    return h, w
+
+
+def demo_data(
+    out: Annotated[Path, typer.Argument(help="Folder to write the LeRobot dataset to.", show_default=False)],
+    episodes: Annotated[int, typer.Option(help="Number of episodes.")] = 6,
+    length: Annotated[int, typer.Option(help="Frames per episode (10 fps).")] = 60,
+    size: Annotated[str, typer.Option(help="Camera size WIDTHxHEIGHT (the real data is 640x480).")] = "64x48",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = 0,
+    vcodec: Annotated[str, typer.Option(help="Video codec: libsvtav1 (as the real data) or h264.")] = "libsvtav1",
+    repo_id: Annotated[str, typer.Option(help="repo_id recorded in the dataset.")] = "kuavo/synthetic",
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a small synthetic dataset with the exact Kuavo schema (LeRobot v3.0, 10 fps, 3 video cameras)."""
+    from rich.progress import Progress
+
+    from kuavo_cli.data.synthetic import SyntheticSpec, make_synthetic_dataset
+
+    spec = SyntheticSpec(
+        num_episodes=episodes,
+        episode_length=length,
+        image_size=parse_size(size),
+        seed=seed,
+        repo_id=repo_id,
+        vcodec=vcodec,
+    )
+    spec.check()
+    with Progress(console=stderr_console(), transient=True) as progress:
+        task = progress.add_task("Writing episodes", total=episodes)
+        make_synthetic_dataset(
+            out, spec, overwrite=force, progress=lambda done, _t: progress.update(task, completed=done)
+        )
+    result = {"root": str(out), "repo_id": repo_id, "episodes": episodes, "frames": episodes * length}
+    if json_out:
+        print_json(result)
+    else:
+        typer.echo(f"Wrote {episodes} episodes ({episodes * length} frames) to {out}")
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Working folder for data, run, eval and export.")] = Path(
+        "outputs/demo"
+    ),
+    steps: Annotated[int, typer.Option(help="Training steps (CPU).")] = 300,
+    force: ForceOpt = False,
+) -> None:
+    """Run the whole workflow on embedded synthetic data: generate, train ACT on CPU, evaluate, export."""
+    from kuavo_cli.demo import run_demo
+
+    run_demo(out, steps=steps, force=force, console=stderr_console())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo-data", epilog="Example: kuavo demo-data data/synthetic --episodes 8 --size 64x48")(
+        demo_data
+    )
+    app.command("demo", epilog="Example: kuavo demo --out outputs/demo --steps 300")(demo)

@@ -1,0 +1,163 @@
+"""Training config models (pydantic v2). Field descriptions feed `--help`, the wizard and docs/config.md.
+
+`TrainPipelineConfigLejuRobot` and `DistributedTrainConfig` keep the names and defaults of the seed
+README; YAML files are always loaded into `DistributedTrainConfig` (a superset), so both seed examples load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from kuavo_cli.config.policy import PolicySection
+
+MixedPrecision = Literal["no", "fp16", "bf16"]
+
+
+class StrictModel(BaseModel):
+    """Every section forbids unknown keys (pydantic does not inherit this into nested models)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DatasetSection(StrictModel):
+    repo_id: str = Field(
+        "LejuRobotics/kuavo_data_challenge_icra",
+        min_length=1,
+        description="Hub repo id of a LeRobot dataset, or a name for a local one given by `root`.",
+    )
+    root: Path | None = Field(
+        None, description="Local folder of the LeRobot dataset (meta/info.json inside). Never downloads when set."
+    )
+    episodes: list[int] | None = Field(None, description="Only these episode indices (default: all).")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) of the dataset.")
+    video_backend: Literal["torchcodec", "pyav"] | None = Field(
+        None, description="Video decoder; default torchcodec when it loads, else pyav."
+    )
+    use_imagenet_stats: bool = Field(True, description="Normalise camera images with ImageNet statistics.")
+    image_transforms: bool = Field(False, description="Enable lerobot's random image augmentations for training.")
+    tolerance_s: float = Field(1e-4, gt=0, description="Timestamp tolerance when reading frames (seconds).")
+
+    @model_validator(mode="after")
+    def _episodes_valid(self) -> DatasetSection:
+        if self.episodes is not None:
+            if any(e < 0 for e in self.episodes):
+                raise ValueError("episode indices must be >= 0")
+            if len(set(self.episodes)) != len(self.episodes):
+                raise ValueError("episode indices must not repeat")
+        return self
+
+
+class OptimizerSection(StrictModel):
+    name: Literal["adamw", "adam", "sgd"] = Field(
+        "adamw", validation_alias=AliasChoices("name", "type"), description="Optimizer (alias: type)."
+    )
+    lr: float = Field(1e-4, gt=0, description="Learning rate.")
+    weight_decay: float = Field(0.01, ge=0, description="Weight decay.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam(W) betas.")
+    eps: float = Field(1e-8, gt=0, description="Adam(W) epsilon.")
+    momentum: float = Field(0.0, ge=0, description="SGD momentum.")
+    grad_clip_norm: float = Field(10.0, ge=0, description="Clip gradients to this norm (0 = no clipping).")
+
+
+class SchedulerSection(StrictModel):
+    type: Literal["none", "cosine_decay_with_warmup", "diffuser", "vqbet"] = Field(
+        "cosine_decay_with_warmup",
+        validation_alias=AliasChoices("type", "name"),
+        description="LR schedule (lerobot's schedulers).",
+    )
+    num_warmup_steps: int = Field(0, ge=0, description="Warm-up steps (optimizer steps).")
+    num_decay_steps: int | None = Field(None, ge=1, description="Decay steps (default: `steps`).")
+    decay_lr: float = Field(1e-6, ge=0, description="Final LR of the cosine decay.")
+
+
+class WandbSection(StrictModel):
+    enable: bool = Field(False, description="Log to Weights & Biases (main process only).")
+    project: str = Field("kuavo", description="wandb project.")
+    entity: str | None = Field(None, description="wandb entity (team or user).")
+    mode: Literal["online", "offline", "disabled"] | None = Field(
+        None, description="wandb mode; default online with an API key, else offline (never prompts)."
+    )
+    notes: str | None = Field(None, description="Notes attached to the run.")
+    run_id: str | None = Field(None, description="Resume this wandb run id.")
+
+
+class TrainPipelineConfigLejuRobot(StrictModel):
+    """A training run: dataset, policy, optimisation and bookkeeping (seed README defaults)."""
+
+    dataset: DatasetSection = Field(..., description="Which LeRobot dataset to train on.")
+    policy: PolicySection = Field(
+        default_factory=PolicySection,
+        description="Policy type (alias: name) plus any field of lerobot's config for that policy.",
+    )
+    optimizer: OptimizerSection | None = Field(
+        None, description="Optimizer; when absent the policy's lerobot training preset is used."
+    )
+    scheduler: SchedulerSection | None = Field(
+        None, description="LR scheduler; when absent the policy's preset (if any) is used."
+    )
+    use_policy_training_preset: bool | None = Field(
+        None,
+        description="Use lerobot's optimizer/scheduler preset for the policy. Default: only when no "
+        "`optimizer` section is given.",
+    )
+    steps: int = Field(100_000, gt=0, description="Number of optimizer steps.")
+    batch_size: int = Field(8, gt=0, description="Per-process (per-GPU) batch size.")
+    num_workers: int = Field(4, ge=0, description="DataLoader worker processes per GPU.")
+    prefetch_factor: int = Field(2, gt=0, description="Batches prefetched per DataLoader worker.")
+    log_freq: int = Field(200, gt=0, description="Log training metrics every N steps.")
+    eval_freq: int = Field(500, gt=0, description="Compute validation loss every N steps.")
+    save_freq: int = Field(5000, gt=0, description="Save a checkpoint every N steps.")
+    split_ratio: float = Field(0.8, gt=0, lt=1, description="Fraction of episodes used for training.")
+    only_last_best: bool = Field(True, description="Keep only the `last` and `best` checkpoints.")
+    num_eval_batches: int = Field(50, gt=0, description="Validation batches per evaluation.")
+    seed: int | None = Field(1000, description="Random seed (split, sampling, init).")
+    output_dir: Path | None = Field(None, description="Run folder (default outputs/train/<date>_<job_name>).")
+    job_name: str | None = Field(None, description="Run name (default <policy>_<dataset>).")
+    resume: bool | Path = Field(
+        False, description="Resume: true = from output_dir, or a run / checkpoint folder to continue."
+    )
+    mixed_precision: MixedPrecision = Field("no", description="Mixed precision: no, fp16 or bf16.")
+    gpus: int = Field(1, gt=0, description="Processes (GPUs) `kuavo train` launches.")
+    cpu: bool = Field(False, description="Force CPU even when a GPU is present.")
+    compile: bool = Field(False, description="torch.compile the policy.")
+    wandb: WandbSection = Field(default_factory=WandbSection, description="Weights & Biases logging.")
+    convert: dict[str, Any] | None = Field(
+        None, description="Options of `kuavo convert` (see docs/convert.md), kept with the run config."
+    )
+
+    @model_validator(mode="after")
+    def _scheduler_steps(self) -> TrainPipelineConfigLejuRobot:
+        if self.scheduler is not None and self.scheduler.num_warmup_steps > self.steps:
+            raise ValueError(
+                f"scheduler.num_warmup_steps ({self.scheduler.num_warmup_steps}) exceeds steps ({self.steps})"
+            )
+        return self
+
+    def uses_policy_preset(self) -> bool:
+        if self.use_policy_training_preset is None:
+            return self.optimizer is None
+        return self.use_policy_training_preset
+
+
+class DistributedTrainConfig(TrainPipelineConfigLejuRobot):
+    """Training config plus multi-GPU (DDP) and profiling options; YAML files load into this."""
+
+    gradient_accumulation_steps: int = Field(
+        1, gt=0, description="Micro-batches per optimizer step (effective batch = batch x gpus x this)."
+    )
+    sync_batch_norms: bool = Field(False, description="Convert BatchNorm to SyncBatchNorm on multi-GPU.")
+    find_unused_parameters: bool = Field(True, description="DDP find_unused_parameters.")
+    broadcast_buffers: bool = Field(True, description="DDP broadcast_buffers (sync BatchNorm stats).")
+    enable_profiling: bool = Field(False, description="Write a torch.profiler trace.")
+    profiling_warmup_steps: int = Field(5, ge=0, description="Profiler warm-up steps.")
+    profiling_active_steps: int = Field(10, gt=0, description="Profiler active (recorded) steps.")
+    profiling_output_dir: Path | None = Field(None, description="Trace folder (default <output_dir>/profiling).")
+
+    def effective_batch_size(self, num_processes: int | None = None) -> int:
+        return self.batch_size * (num_processes or self.gpus) * self.gradient_accumulation_steps
+
+
+TrainConfig = DistributedTrainConfig

@@ -1,0 +1,1 @@
+"""Data: the Kuavo schema, the synthetic dataset, splits and loading helpers."""

@@ -1,0 +1,43 @@
+"""Shared fixtures: an offline environment and small synthetic Kuavo datasets built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("SVT_LOG", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SEED_EXAMPLES = REPO_ROOT / "templates" / "examples"
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 episodes x 40 frames at 64x48: big enough to train on, small enough to build in seconds."""
+    from kuavo_cli.data.synthetic import SyntheticSpec, make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("data") / "kuavo_synth"
+    return make_synthetic_dataset(root, SyntheticSpec(num_episodes=6, episode_length=40, image_size=(48, 64)))
+
+
+@pytest.fixture(scope="session")
+def tiny_act_policy() -> dict:
+    """A tiny ACT policy section that trains quickly on CPU and downloads nothing."""
+    return {
+        "type": "act",
+        "chunk_size": 5,
+        "n_action_steps": 5,
+        "dim_model": 32,
+        "dim_feedforward": 64,
+        "n_heads": 2,
+        "n_encoder_layers": 1,
+        "n_decoder_layers": 1,
+        "use_vae": False,
+        "pretrained_backbone_weights": None,
+        "device": "cpu",
+    }
