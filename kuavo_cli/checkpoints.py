@@ -1,0 +1,131 @@
+"""Find and load checkpoints in lerobot's layout (ours and plain `lerobot-train`'s), safetensors only.
+
+Run folder layout written by `kuavo train` (a superset of lerobot's):
+
+    <run>/train_config.yaml            resolved kuavo config
+    <run>/split.json                   {"train_episodes": [...], "val_episodes": [...], ...}
+    <run>/metrics.jsonl                one JSON object per log / validation event
+    <run>/checkpoints/<step>/pretrained_model/   config.json, model.safetensors, train_config.json,
+                                                 policy_{pre,post}processor*.json/.safetensors
+    <run>/checkpoints/<step>/training_state/     optimizer / scheduler / rng / step
+    <run>/checkpoints/last -> <step>   (relative symlink, as lerobot)
+    <run>/checkpoints/best -> <step>   (lowest validation loss; best.json beside it)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kuavo_cli.errors import UsageError
+
+CHECKPOINTS_DIR = "checkpoints"
+PRETRAINED_DIR = "pretrained_model"
+TRAINING_STATE_DIR = "training_state"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    pretrained_dir: Path  # holds config.json + model.safetensors
+    step_dir: Path | None  # checkpoints/<step>, when the checkpoint sits in a run
+    run_dir: Path | None  # the training run folder, when known
+
+    @property
+    def step(self) -> int | None:
+        if self.step_dir is None:
+            return None
+        state = self.step_dir / TRAINING_STATE_DIR / "training_step.json"
+        if state.exists():
+            return int(json.loads(state.read_text())["step"])
+        try:
+            return int(self.step_dir.resolve().name)
+        except ValueError:
+            return None
+
+    def split(self) -> dict[str, Any] | None:
+        """The train/validation episode split recorded by the run, if any."""
+        if self.run_dir is None or not (self.run_dir / "split.json").exists():
+            return None
+        return json.loads((self.run_dir / "split.json").read_text())
+
+
+def resolve_checkpoint(path: str | Path, prefer: str = "best") -> CheckpointRef:
+    """Accept a run folder (uses `best`, else `last`), a step folder, or a `pretrained_model` folder."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"checkpoint {path} does not exist")
+    if (path / CHECKPOINTS_DIR).is_dir():
+        ckpts = path / CHECKPOINTS_DIR
+        order = [prefer, "last"] if prefer != "last" else ["last", "best"]
+        for name in order:
+            if (ckpts / name).exists():
+                return _from_step_dir((ckpts / name), run_dir=path)
+        steps = sorted(p for p in ckpts.iterdir() if p.is_dir() and p.name.isdigit())
+        if steps:
+            return _from_step_dir(steps[-1], run_dir=path)
+        raise UsageError(f"{path} has no checkpoints yet", "train longer than save_freq, or pick another run")
+    if (path / PRETRAINED_DIR).is_dir():
+        run = path.parent.parent if path.parent.name == CHECKPOINTS_DIR else None
+        return _from_step_dir(path, run_dir=run)
+    if (path / "config.json").exists():
+        step_dir = path.parent if path.name == PRETRAINED_DIR else None
+        run = step_dir.parent.parent if step_dir and step_dir.parent.name == CHECKPOINTS_DIR else None
+        ref = CheckpointRef(path, step_dir, run)
+        _check_weights(ref.pretrained_dir)
+        return ref
+    raise UsageError(
+        f"{path} is not a checkpoint",
+        "pass a run folder, a checkpoints/<step> folder or a pretrained_model folder (config.json inside)",
+    )
+
+
+def _from_step_dir(step_dir: Path, run_dir: Path | None) -> CheckpointRef:
+    pretrained = step_dir / PRETRAINED_DIR
+    if not (pretrained / "config.json").exists():
+        raise UsageError(f"{pretrained} has no config.json", "the checkpoint is incomplete; pick another step")
+    ref = CheckpointRef(pretrained, step_dir, run_dir)
+    _check_weights(pretrained)
+    return ref
+
+
+def _check_weights(pretrained: Path) -> None:
+    if (pretrained / "model.safetensors").exists() or (pretrained / "adapter_model.safetensors").exists():
+        return
+    pickles = [p.name for p in pretrained.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    if pickles:
+        raise UsageError(
+            f"{pretrained} only has pickle weights ({', '.join(pickles)}); refusing to load them",
+            "re-save the policy with save_pretrained() (safetensors)",
+        )
+    raise UsageError(f"{pretrained} has no model.safetensors", "the checkpoint is incomplete; pick another step")
+
+
+def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any, Any]:
+    """(policy, policy_config, preprocessor, postprocessor) through lerobot's own loaders."""
+    from kuavo_cli.utils.logs import quiet_logs
+
+    with quiet_logs():
+        from lerobot.configs.policies import PreTrainedConfig
+        from lerobot.policies import get_policy_class, make_pre_post_processors
+
+        try:
+            cfg = PreTrainedConfig.from_pretrained(ref.pretrained_dir)
+        except Exception as err:
+            raise UsageError(f"{ref.pretrained_dir / 'config.json'} is not a lerobot policy config: {err}") from err
+        cfg.device = device
+        if hasattr(cfg, "pretrained_backbone_weights"):
+            cfg.pretrained_backbone_weights = None  # weights come from model.safetensors; no download
+        policy = get_policy_class(cfg.type).from_pretrained(ref.pretrained_dir, config=cfg)
+        policy.to(device)
+        policy.eval()
+        overrides = {"device_processor": {"device": device}}
+        pre, post = make_pre_post_processors(
+            cfg,
+            pretrained_path=str(ref.pretrained_dir),
+            preprocessor_overrides=overrides,
+            postprocessor_overrides={},
+        )
+    return policy, cfg, pre, post
