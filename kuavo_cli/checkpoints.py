@@ -14,7 +14,9 @@ Run folder layout written by `kuavo train` (a superset of lerobot's):
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from kuavo_cli.errors import UsageError
 CHECKPOINTS_DIR = "checkpoints"
 PRETRAINED_DIR = "pretrained_model"
 TRAINING_STATE_DIR = "training_state"
+PREPROCESSOR_FILE = "policy_preprocessor.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 
@@ -85,7 +88,9 @@ def resolve_checkpoint(path: str | Path, prefer: str = "best") -> CheckpointRef:
 def _from_step_dir(step_dir: Path, run_dir: Path | None) -> CheckpointRef:
     pretrained = step_dir / PRETRAINED_DIR
     if not (pretrained / "config.json").exists():
-        raise UsageError(f"{pretrained} has no config.json", "the checkpoint is incomplete; pick another step")
+        raise UsageError(
+            f"{pretrained} has no config.json", "the checkpoint is incomplete; pick another step"
+        )
     ref = CheckpointRef(pretrained, step_dir, run_dir)
     _check_weights(pretrained)
     return ref
@@ -100,32 +105,49 @@ def _check_weights(pretrained: Path) -> None:
             f"{pretrained} only has pickle weights ({', '.join(pickles)}); refusing to load them",
             "re-save the policy with save_pretrained() (safetensors)",
         )
-    raise UsageError(f"{pretrained} has no model.safetensors", "the checkpoint is incomplete; pick another step")
+    raise UsageError(
+        f"{pretrained} has no model.safetensors", "the checkpoint is incomplete; pick another step"
+    )
 
 
 def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any, Any]:
     """(policy, policy_config, preprocessor, postprocessor) through lerobot's own loaders."""
     from kuavo_cli.utils.logs import quiet_logs
 
-    with quiet_logs():
+    # lerobot prints "Loading weights from local directory" on stdout, which would corrupt `--json` output.
+    with quiet_logs(), contextlib.redirect_stdout(sys.stderr):
         from lerobot.configs.policies import PreTrainedConfig
         from lerobot.policies import get_policy_class, make_pre_post_processors
 
         try:
             cfg = PreTrainedConfig.from_pretrained(ref.pretrained_dir)
         except Exception as err:
-            raise UsageError(f"{ref.pretrained_dir / 'config.json'} is not a lerobot policy config: {err}") from err
+            raise UsageError(
+                f"{ref.pretrained_dir / 'config.json'} is not a lerobot policy config: {err}"
+            ) from err
         cfg.device = device
         if hasattr(cfg, "pretrained_backbone_weights"):
             cfg.pretrained_backbone_weights = None  # weights come from model.safetensors; no download
         policy = get_policy_class(cfg.type).from_pretrained(ref.pretrained_dir, config=cfg)
         policy.to(device)
         policy.eval()
-        overrides = {"device_processor": {"device": device}}
         pre, post = make_pre_post_processors(
             cfg,
             pretrained_path=str(ref.pretrained_dir),
-            preprocessor_overrides=overrides,
+            preprocessor_overrides=_device_override(ref.pretrained_dir / PREPROCESSOR_FILE, device),
             postprocessor_overrides={},
         )
     return policy, cfg, pre, post
+
+
+def _device_override(pipeline_json: Path, device: str) -> dict[str, Any]:
+    """Point the preprocessor's device step at `device`; lerobot rejects overrides for absent steps."""
+    if not pipeline_json.exists():
+        raise UsageError(
+            f"{pipeline_json.parent} has no {pipeline_json.name}",
+            "the checkpoint predates lerobot's processor pipelines; re-save it with lerobot >= 0.4",
+        )
+    steps = json.loads(pipeline_json.read_text()).get("steps", [])
+    if any(step.get("registry_name") == "device_processor" for step in steps):
+        return {"device_processor": {"device": device}}
+    return {}
