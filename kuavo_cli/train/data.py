@@ -1,0 +1,153 @@
+"""Datasets for training: a deterministic episode split, lerobot datasets with the policy's delta timestamps,
+and DataLoaders configured per the seed README (single vs multi-process)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.errors import UsageError
+from kuavo_cli.train.sampler import DistributedEpisodeAwareSampler
+from kuavo_cli.utils.logs import quiet_logs
+
+
+@dataclass
+class EpisodeSplit:
+    train_episodes: list[int]
+    val_episodes: list[int]
+    seed: int | None
+    split_ratio: float
+    repo_id: str
+    dataset_root: str | None
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2)
+
+
+def load_metadata(cfg: DistributedTrainConfig) -> Any:
+    from lerobot.datasets import LeRobotDatasetMetadata
+
+    root = cfg.dataset.root
+    if root is not None and not (Path(root) / "meta" / "info.json").exists():
+        raise UsageError(
+            f"dataset.root {root} is not a LeRobot dataset (no meta/info.json)",
+            "point dataset.root at a converted dataset (`kuavo convert`) or generate one with `kuavo demo-data`",
+        )
+    try:
+        with quiet_logs():
+            return LeRobotDatasetMetadata(cfg.dataset.repo_id, root=root, revision=cfg.dataset.revision)
+    except Exception as err:  # hub lookups when root is not given, corrupt metadata
+        raise UsageError(
+            f"cannot open dataset {cfg.dataset.repo_id!r}: {str(err).splitlines()[0] if str(err) else err!r}",
+            "set dataset.root to a local copy (kuavo download ... --local-dir DIR)",
+        ) from err
+
+
+def split_episodes(cfg: DistributedTrainConfig, num_episodes: int) -> EpisodeSplit:
+    """Hold out whole episodes: same seed, same split; at least one episode on each side."""
+    episodes = list(cfg.dataset.episodes) if cfg.dataset.episodes is not None else list(range(num_episodes))
+    bad = [e for e in episodes if e >= num_episodes]
+    if bad:
+        raise UsageError(f"dataset.episodes {bad} out of range: the dataset has {num_episodes} episodes")
+    if len(episodes) < 2:
+        raise UsageError(
+            f"need at least 2 episodes to hold one out for validation, got {len(episodes)}",
+            "add episodes or record more demonstrations",
+        )
+    shuffled = episodes[:]
+    random.Random(cfg.seed if cfg.seed is not None else 0).shuffle(shuffled)
+    n_train = min(max(round(len(shuffled) * cfg.split_ratio), 1), len(shuffled) - 1)
+    return EpisodeSplit(
+        train_episodes=sorted(shuffled[:n_train]),
+        val_episodes=sorted(shuffled[n_train:]),
+        seed=cfg.seed,
+        split_ratio=cfg.split_ratio,
+        repo_id=cfg.dataset.repo_id,
+        dataset_root=str(Path(cfg.dataset.root).resolve()) if cfg.dataset.root else None,
+    )
+
+
+def make_dataset(cfg: DistributedTrainConfig, meta: Any, policy_cfg: Any, episodes: list[int], train: bool):
+    from lerobot.datasets import LeRobotDataset
+    from lerobot.datasets.factory import resolve_delta_timestamps
+
+    transforms = None
+    if train and cfg.dataset.image_transforms:
+        from lerobot.transforms import ImageTransforms, ImageTransformsConfig
+
+        transforms = ImageTransforms(ImageTransformsConfig(enable=True))
+    with quiet_logs():
+        return LeRobotDataset(
+            cfg.dataset.repo_id,
+            root=cfg.dataset.root,
+            episodes=episodes,
+            delta_timestamps=resolve_delta_timestamps(policy_cfg, meta),
+            image_transforms=transforms,
+            revision=cfg.dataset.revision,
+            video_backend=cfg.dataset.video_backend,
+            tolerance_s=cfg.dataset.tolerance_s,
+        )
+
+
+def make_train_loader(
+    cfg: DistributedTrainConfig,
+    dataset: Any,
+    policy_cfg: Any,
+    rank: int,
+    world: int,
+    distributed: bool,
+    pin_memory: bool,
+) -> tuple[torch.utils.data.DataLoader, DistributedEpisodeAwareSampler]:
+    meta_eps = dataset.meta.episodes
+    sampler = DistributedEpisodeAwareSampler(
+        meta_eps["dataset_from_index"],
+        meta_eps["dataset_to_index"],
+        episode_indices_to_use=dataset.episodes,
+        drop_n_last_frames=getattr(policy_cfg, "drop_n_last_frames", 0) or 0,
+        shuffle=True,
+        seed=cfg.seed if cfg.seed is not None else 0,
+        absolute_to_relative_idx=dataset.absolute_to_relative_idx,
+        rank=rank if distributed else 0,
+        num_replicas=world if distributed else 1,
+    )
+    workers = cfg.num_workers
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        drop_last=distributed,
+        persistent_workers=distributed and workers > 0,
+        prefetch_factor=cfg.prefetch_factor if workers > 0 else None,
+        # A private generator: creating an iterator must not consume the global RNG (sample-exact resume).
+        generator=torch.Generator().manual_seed(cfg.seed if cfg.seed is not None else 0),
+    )
+    return loader, sampler
+
+
+def make_val_loader(cfg: DistributedTrainConfig, dataset: Any, rank: int, world: int, pin_memory: bool):
+    """The same held-out frames at every evaluation: `num_eval_batches` batches per rank, spread evenly over
+    all validation episodes; ranks take disjoint strided slices of equal length."""
+    n = len(dataset)
+    wanted = min(n, cfg.num_eval_batches * cfg.batch_size * world)
+    wanted -= wanted % world
+    if wanted == 0:
+        raise UsageError(f"the validation split has {n} frames, fewer than the {world} processes")
+    chosen = torch.linspace(0, n - 1, wanted).round().long().tolist()
+    indices = chosen[rank::world]
+    subset = torch.utils.data.Subset(dataset, indices)
+    return torch.utils.data.DataLoader(
+        subset,
+        batch_size=cfg.batch_size,
+        shuffle=False,
+        num_workers=min(cfg.num_workers, 2),
+        pin_memory=pin_memory,
+        drop_last=False,
+    )

@@ -1,0 +1,91 @@
+"""`--gpus N>1`: relaunch this same command under `accelerate launch`, once, with N processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from kuavo_cli.errors import KuavoError, UsageError
+
+LAUNCHED_ENV = "KUAVO_LAUNCHED"
+
+
+def inside_launcher() -> bool:
+    """True in a process started by accelerate/torchrun (or by our own relaunch)."""
+    return os.environ.get(LAUNCHED_ENV) == "1" or int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def launch_command(
+    num_processes: int,
+    child_args: list[str],
+    mixed_precision: str = "no",
+    cpu: bool = False,
+    main_process_port: int | None = None,
+    accelerate_config: Path | None = None,
+) -> list[str]:
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    if accelerate_config is not None:
+        if not Path(accelerate_config).exists():
+            raise UsageError(
+                f"accelerate config {accelerate_config} does not exist", "create it: accelerate config"
+            )
+        cmd += ["--config_file", str(accelerate_config)]
+    # --multi_gpu starts N processes through torchrun; with cpu the children pick gloo (MULTI_CPU).
+    cmd += [
+        "--multi_gpu",
+        "--num_processes", str(num_processes),
+        "--num_machines", "1",
+        "--mixed_precision", mixed_precision,
+        "--dynamo_backend", "no",
+        "--main_process_port", str(main_process_port or free_port()),
+        "-m", "kuavo_cli", "train", *child_args,
+    ]  # fmt: skip
+    if cpu and "--cpu" not in child_args:
+        cmd.append("--cpu")
+    return cmd
+
+
+def relaunch(
+    num_processes: int,
+    child_args: list[str],
+    mixed_precision: str,
+    cpu: bool,
+    main_process_port: int | None,
+    accelerate_config: Path | None,
+) -> int:
+    if not cpu:
+        gpus = visible_gpus()
+        if gpus == 0:
+            raise UsageError(
+                f"--gpus {num_processes} asked for GPUs but none is visible to torch",
+                "check `kuavo doctor`, or add --cpu to run the processes on the CPU",
+            )
+        if gpus < num_processes:
+            raise UsageError(
+                f"--gpus {num_processes} but only {gpus} GPU(s) are visible", f"use --gpus {gpus}"
+            )
+    cmd = launch_command(
+        num_processes, child_args, mixed_precision, cpu, main_process_port, accelerate_config
+    )
+    env = {**os.environ, LAUNCHED_ENV: "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 130
+    except OSError as err:
+        raise KuavoError(f"could not start accelerate launch: {err}") from err

@@ -1,0 +1,116 @@
+"""Translate a kuavo config into lerobot objects: policy config with dataset features, optimizer and
+scheduler configs, and a lerobot `TrainPipelineConfig` (saved as train_config.json in every checkpoint so
+lerobot's own tools can read our runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.utils.logs import quiet_logs
+
+
+def make_policy_config(cfg: DistributedTrainConfig, device: str) -> Any:
+    policy_cfg = cfg.policy.to_lerobot(device=device)
+    return policy_cfg
+
+
+def make_optim_configs(cfg: DistributedTrainConfig, policy_cfg: Any) -> tuple[Any, Any]:
+    """(optimizer config, scheduler config or None): the policy's lerobot preset, or our sections."""
+    from lerobot.optim.optimizers import AdamConfig, AdamWConfig, SGDConfig
+    from lerobot.optim.schedulers import (
+        CosineDecayWithWarmupSchedulerConfig,
+        DiffuserSchedulerConfig,
+        VQBeTSchedulerConfig,
+    )
+
+    if cfg.uses_policy_preset():
+        optimizer = policy_cfg.get_optimizer_preset()
+        scheduler = policy_cfg.get_scheduler_preset()
+        if cfg.optimizer is not None:  # an explicit lr / clip still applies on top of the preset
+            optimizer.lr = cfg.optimizer.lr
+            optimizer.grad_clip_norm = cfg.optimizer.grad_clip_norm
+    else:
+        opt = cfg.optimizer or _default_optimizer()
+        common = {"lr": opt.lr, "weight_decay": opt.weight_decay, "grad_clip_norm": opt.grad_clip_norm}
+        if opt.name == "adamw":
+            optimizer = AdamWConfig(betas=opt.betas, eps=opt.eps, **common)
+        elif opt.name == "adam":
+            optimizer = AdamConfig(betas=opt.betas, eps=opt.eps, **common)
+        else:
+            optimizer = SGDConfig(momentum=opt.momentum, **common)
+        scheduler = None
+    if cfg.scheduler is not None:
+        sch = cfg.scheduler
+        if sch.type == "none":
+            scheduler = None
+        elif sch.type == "cosine_decay_with_warmup":
+            scheduler = CosineDecayWithWarmupSchedulerConfig(
+                num_warmup_steps=sch.num_warmup_steps,
+                num_decay_steps=sch.num_decay_steps or cfg.steps,
+                peak_lr=optimizer.lr,
+                decay_lr=sch.decay_lr,
+            )
+        elif sch.type == "diffuser":
+            scheduler = DiffuserSchedulerConfig(name="cosine", num_warmup_steps=sch.num_warmup_steps)
+        else:
+            scheduler = VQBeTSchedulerConfig(
+                num_warmup_steps=sch.num_warmup_steps, num_vqvae_training_steps=0, num_cycles=0.5
+            )
+    return optimizer, scheduler
+
+
+def _default_optimizer():
+    from kuavo_cli.config.models import OptimizerSection
+
+    return OptimizerSection()
+
+
+def make_lerobot_train_config(
+    cfg: DistributedTrainConfig, policy_cfg: Any, optimizer: Any, scheduler: Any, output_dir: Path
+) -> Any:
+    with quiet_logs():
+        from lerobot.configs.default import DatasetConfig, WandBConfig
+        from lerobot.configs.train import TrainPipelineConfig
+
+        dataset = DatasetConfig(
+            repo_id=cfg.dataset.repo_id,
+            root=str(cfg.dataset.root) if cfg.dataset.root else None,
+            episodes=cfg.dataset.episodes,
+            revision=cfg.dataset.revision,
+            use_imagenet_stats=cfg.dataset.use_imagenet_stats,
+        )
+        return TrainPipelineConfig(
+            dataset=dataset,
+            policy=policy_cfg,
+            output_dir=output_dir,
+            job_name=cfg.job_name,
+            seed=cfg.seed,
+            num_workers=cfg.num_workers,
+            batch_size=cfg.batch_size,
+            steps=cfg.steps,
+            log_freq=cfg.log_freq,
+            save_freq=cfg.save_freq,
+            use_policy_training_preset=cfg.uses_policy_preset(),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            wandb=WandBConfig(enable=False, project=cfg.wandb.project, entity=cfg.wandb.entity),
+        )
+
+
+def make_policy(policy_cfg: Any, meta: Any) -> Any:
+    """lerobot's own factory; its feature errors become one clear line naming the feature."""
+    from lerobot.policies import make_policy as lerobot_make_policy
+
+    from kuavo_cli.errors import UsageError
+
+    try:
+        with quiet_logs():
+            return lerobot_make_policy(cfg=policy_cfg, ds_meta=meta)
+    except (ValueError, KeyError) as err:
+        features = ", ".join(sorted(meta.features))
+        raise UsageError(
+            f"policy '{policy_cfg.type}' cannot be built on this dataset: {err}",
+            f"the dataset has features: {features}",
+        ) from err

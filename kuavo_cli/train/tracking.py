@@ -1,0 +1,118 @@
+"""Main-process bookkeeping: metrics.jsonl, Weights & Biases, the rich progress bar, the profiler."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from kuavo_cli.config.models import DistributedTrainConfig
+
+
+class MetricsLog:
+    """Appends one JSON object per event to <run>/metrics.jsonl (flushed: nothing lost on a crash)."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path = path
+        self.enabled = enabled
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"time": round(time.time(), 3), **record}) + "\n")
+
+    def truncate_after(self, step: int) -> None:
+        """On resume, drop records of steps the resumed run will redo."""
+        if not (self.enabled and self.path.exists()):
+            return
+        kept = [
+            ln for ln in self.path.read_text().splitlines() if ln and json.loads(ln).get("step", 0) <= step
+        ]
+        self.path.write_text("".join(ln + "\n" for ln in kept))
+
+
+class WandbLog:
+    def __init__(self, cfg: DistributedTrainConfig, run_dir: Path, enabled: bool, config: dict[str, Any]):
+        self.run = None
+        if not (enabled and cfg.wandb.enable):
+            return
+        import wandb
+
+        mode = cfg.wandb.mode or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+        self.run = wandb.init(
+            project=cfg.wandb.project,
+            entity=cfg.wandb.entity,
+            notes=cfg.wandb.notes,
+            id=cfg.wandb.run_id,
+            resume="allow" if cfg.wandb.run_id else None,
+            dir=str(run_dir),
+            mode=mode,
+            config=config,
+            name=cfg.job_name,
+        )
+
+    def log(self, data: dict[str, Any], step: int) -> None:
+        if self.run is not None:
+            self.run.log(data, step=step)
+
+    @property
+    def run_id(self) -> str | None:
+        return None if self.run is None else self.run.id
+
+    def finish(self) -> None:
+        if self.run is not None:
+            self.run.finish()
+
+
+def make_progress(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]train[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def make_profiler(cfg: DistributedTrainConfig, run_dir: Path, enabled: bool):
+    """A torch.profiler stepped once per optimizer step; writes a Chrome trace after warmup + active."""
+    if not (cfg.enable_profiling and enabled):
+        return contextlib.nullcontext(None)
+    import torch
+
+    out = Path(cfg.profiling_output_dir or run_dir / "profiling")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def on_ready(prof: Any) -> None:
+        prof.export_chrome_trace(str(out / f"trace_step{prof.step_num}.json"))
+
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if torch.cuda.is_available():
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    return torch.profiler.profile(
+        activities=activities,
+        schedule=torch.profiler.schedule(
+            wait=0, warmup=cfg.profiling_warmup_steps, active=cfg.profiling_active_steps, repeat=1
+        ),
+        on_trace_ready=on_ready,
+        record_shapes=False,
+    )

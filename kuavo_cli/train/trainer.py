@@ -1,0 +1,348 @@
+"""One Accelerate trainer for 1..N processes. Read top to bottom: setup, then train() = the step loop.
+
+Seed-compatible API: `Trainer(cfg, use_distributed=None)`, `trainer.setup(loss_key="loss")`, `trainer.train()`.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from kuavo_cli.config.models import DistributedTrainConfig, TrainPipelineConfigLejuRobot
+from kuavo_cli.errors import KuavoError
+from kuavo_cli.train import checkpointing as ckpt
+from kuavo_cli.train import data, lerobot_bridge
+from kuavo_cli.train.run_dir import RunDir
+from kuavo_cli.train.tracking import MetricsLog, WandbLog, make_profiler, make_progress
+from kuavo_cli.utils.logs import quiet_logs
+
+
+class TrainingInterrupted(KuavoError):
+    def __init__(self, signame: str, step: int, checkpoint: Path | None):
+        where = f"; checkpoint saved at {checkpoint}" if checkpoint else ""
+        super().__init__(
+            f"training stopped by {signame} after step {step}{where}",
+            f"continue with: kuavo train --resume {checkpoint.parent.parent}" if checkpoint else None,
+            exit_code=130 if signame == "SIGINT" else 143,
+        )
+
+
+def extract_loss(output: Any, loss_key: str) -> tuple[torch.Tensor, dict[str, Any]]:
+    """lerobot policies return a tensor, (loss, dict), (loss, None) or a dict; take the loss from any."""
+    if isinstance(output, torch.Tensor):
+        return output, {}
+    if isinstance(output, dict):
+        return output[loss_key], output
+    if isinstance(output, tuple | list) and output:
+        first, rest = output[0], output[1] if len(output) > 1 else None
+        if isinstance(first, dict):
+            return first[loss_key], first
+        return first, rest if isinstance(rest, dict) else {}
+    raise KuavoError(f"policy forward returned {type(output).__name__}; expected a loss tensor")
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: TrainPipelineConfigLejuRobot,
+        use_distributed: bool | None = None,
+        console: Console | None = None,
+    ):
+        if not isinstance(cfg, DistributedTrainConfig):
+            cfg = DistributedTrainConfig.model_validate(cfg.model_dump())
+        self.cfg = cfg
+        self.use_distributed = use_distributed
+        self.console = console or Console(stderr=True)
+        self.loss_key = "loss"
+        self.is_setup = False
+        self._stop_signal: str | None = None
+
+    # ---------------------------------------------------------------- setup
+    def setup(self, loss_key: str = "loss", resume_from: Path | None = None) -> Trainer:
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs, set_seed
+
+        cfg = self.cfg
+        self.loss_key = loss_key
+        ddp = DistributedDataParallelKwargs(
+            find_unused_parameters=cfg.find_unused_parameters, broadcast_buffers=cfg.broadcast_buffers
+        )
+        force_cpu = cfg.cpu or cfg.policy.overrides().get("device") == "cpu"
+        self.accelerator = acc = Accelerator(
+            gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+            mixed_precision=cfg.mixed_precision,
+            cpu=force_cpu,
+            kwargs_handlers=[ddp],
+            step_scheduler_with_optimizer=False,
+        )
+        self.world = acc.num_processes
+        self.distributed = self.use_distributed if self.use_distributed is not None else self.world > 1
+        self.is_main = acc.is_main_process
+        if cfg.seed is not None:
+            set_seed(cfg.seed)
+
+        self.run = RunDir.prepare(cfg, acc, resume_from)
+        resume_step_dir = self.run.resume_step_dir
+        meta = data.load_metadata(cfg)
+        self.split = data.split_episodes(cfg, meta.total_episodes)
+
+        from kuavo_cli.train.hub_assets import check_policy_assets
+
+        check_policy_assets(cfg)
+        policy_cfg = lerobot_bridge.make_policy_config(cfg, device=acc.device.type)
+        if resume_step_dir is not None:
+            policy_cfg.pretrained_path = resume_step_dir / "pretrained_model"
+        self.train_set = data.make_dataset(cfg, meta, policy_cfg, self.split.train_episodes, train=True)
+        self.val_set = data.make_dataset(cfg, meta, policy_cfg, self.split.val_episodes, train=False)
+        pin = acc.device.type == "cuda"
+        self.loader, self.sampler = data.make_train_loader(
+            cfg, self.train_set, policy_cfg, acc.process_index, self.world, self.distributed, pin
+        )
+        self.val_loader = data.make_val_loader(cfg, self.val_set, acc.process_index, self.world, pin)
+
+        policy = lerobot_bridge.make_policy(policy_cfg, meta)
+        self.policy_cfg = policy.config
+        self.preprocessor, self.postprocessor = self._make_processors(policy, meta, resume_step_dir)
+        opt_cfg, sched_cfg = lerobot_bridge.make_optim_configs(cfg, self.policy_cfg)
+        self.grad_clip_norm = opt_cfg.grad_clip_norm
+        self.lerobot_cfg = lerobot_bridge.make_lerobot_train_config(
+            cfg, self.policy_cfg, opt_cfg, sched_cfg, self.run.path
+        )
+        from lerobot.optim.factory import make_optimizer_and_scheduler
+
+        optimizer, scheduler = make_optimizer_and_scheduler(self.lerobot_cfg, policy)
+        self.step = 0
+        if resume_step_dir is not None:
+            from lerobot.common.train_utils import load_training_state
+
+            self.step, optimizer, scheduler = load_training_state(resume_step_dir, optimizer, scheduler)
+        if cfg.sync_batch_norms and self.world > 1:
+            policy = torch.nn.SyncBatchNorm.convert_sync_batchnorm(policy)
+        if cfg.compile:
+            policy = torch.compile(policy)
+        self.num_params = sum(p.numel() for p in policy.parameters())
+        if scheduler is not None:
+            self.policy, self.optimizer, self.scheduler = acc.prepare(policy, optimizer, scheduler)
+        else:
+            self.policy, self.optimizer = acc.prepare(policy, optimizer)
+            self.scheduler = None
+        micro_done = self.step * cfg.gradient_accumulation_steps
+        self.sampler.load_state_dict(self.sampler.position_for(micro_done, cfg.batch_size, self.distributed))
+        self.best_val = self.run.state.get("best_val_loss", math.inf)
+        self.metrics = MetricsLog(self.run.path / "metrics.jsonl", self.is_main)
+        self.metrics.truncate_after(self.step)
+        if self.is_main:
+            self.run.write_split(self.split)
+        self.is_setup = True
+        return self
+
+    def _make_processors(self, policy: Any, meta: Any, resume_step_dir: Path | None) -> tuple[Any, Any]:
+        from lerobot.policies import make_pre_post_processors
+
+        device = self.accelerator.device.type
+        with quiet_logs():
+            if resume_step_dir is not None or self.policy_cfg.pretrained_path:
+                path = (
+                    resume_step_dir / "pretrained_model"
+                    if resume_step_dir
+                    else self.policy_cfg.pretrained_path
+                )
+                return make_pre_post_processors(
+                    self.policy_cfg,
+                    pretrained_path=str(path),
+                    preprocessor_overrides={"device_processor": {"device": device}},
+                    postprocessor_overrides={},
+                )
+            return make_pre_post_processors(self.policy_cfg, dataset_stats=meta.stats)
+
+    # ---------------------------------------------------------------- train
+    def train(self) -> dict[str, Any]:
+        if not self.is_setup:
+            self.setup(self.loss_key)
+        cfg, acc = self.cfg, self.accelerator
+        wandb_log = WandbLog(cfg, self.run.path, self.is_main, config=cfg.model_dump(mode="json"))
+        self._install_signal_handlers()
+        eff_batch = cfg.batch_size * self.world * cfg.gradient_accumulation_steps
+        if self.is_main:
+            self.console.print(
+                f"[bold]kuavo train[/bold] {self.policy_cfg.type}: {self.num_params / 1e6:.2f}M params, "
+                f"{len(self.split.train_episodes)} train / {len(self.split.val_episodes)} val episodes, "
+                f"{self.world} process(es) on {acc.device.type}, effective batch {eff_batch} "
+                f"({cfg.batch_size} x {self.world} x {cfg.gradient_accumulation_steps}), run {self.run.path}"
+            )
+        batches = self._batches()
+        window_loss, window_n, window_t0 = torch.zeros((), device=acc.device), 0, time.perf_counter()
+        last_saved: Path | None = None
+        val_loss = None
+        progress = make_progress(self.console, self.is_main)
+        with progress, make_profiler(cfg, self.run.path, self.is_main) as profiler:
+            task = progress.add_task("train", total=cfg.steps, completed=self.step, stats="")
+            while self.step < cfg.steps:
+                loss, grad_norm = self._optimizer_step(batches)
+                self.step += 1
+                window_loss += loss
+                window_n += 1
+                if profiler is not None:
+                    profiler.step()
+                saved_now = None
+                if self.step % cfg.log_freq == 0 or self.step == cfg.steps:
+                    mean_loss = acc.reduce(window_loss / window_n, reduction="mean").item()
+                    seconds = time.perf_counter() - window_t0
+                    record = {
+                        "step": self.step,
+                        "split": "train",
+                        "loss": mean_loss,
+                        "lr": self.optimizer.param_groups[0]["lr"],
+                        "grad_norm": float(grad_norm),
+                        "samples_per_s": window_n * eff_batch / max(seconds, 1e-9),
+                        "epoch": self.step * eff_batch / max(len(self.train_set), 1),
+                    }
+                    self.metrics.write(record)
+                    wandb_log.log({f"train/{k}": v for k, v in record.items() if k != "split"}, self.step)
+                    progress.update(
+                        task,
+                        stats=f"loss {mean_loss:.4f} lr {record['lr']:.1e} "
+                        f"{record['samples_per_s']:.1f} samples/s",
+                    )
+                    window_loss, window_n, window_t0 = (
+                        torch.zeros((), device=acc.device),
+                        0,
+                        time.perf_counter(),
+                    )
+                improved = False
+                if self.step % cfg.eval_freq == 0 or self.step == cfg.steps:
+                    val_loss = self.validate()
+                    improved = val_loss < self.best_val
+                    if improved:
+                        self.best_val = val_loss
+                    self.metrics.write(
+                        {"step": self.step, "split": "val", "loss": val_loss, "best": improved}
+                    )
+                    wandb_log.log({"val/loss": val_loss}, self.step)
+                stop = self._agreed_stop()
+                if self.step % cfg.save_freq == 0 or self.step == cfg.steps or improved or stop:
+                    saved_now = last_saved = self.save(best=improved, wandb_run_id=wandb_log.run_id)
+                progress.update(task, completed=self.step)
+                if stop:
+                    wandb_log.finish()
+                    raise TrainingInterrupted(self._stop_signal or "signal", self.step, saved_now)
+        wandb_log.finish()
+        acc.wait_for_everyone()
+        return {
+            "run_dir": str(self.run.path),
+            "steps": self.step,
+            "best_val_loss": self.best_val,
+            "last_val_loss": val_loss,
+            "last_checkpoint": str(last_saved) if last_saved else None,
+            "effective_batch_size": eff_batch,
+            "num_processes": self.world,
+            "rank": self.accelerator.process_index,
+        }
+
+    def _batches(self):
+        """Endless micro-batches; the sampler advances its epoch each time it is iterated again."""
+        while True:
+            yield from self.loader
+
+    def _optimizer_step(self, batches) -> tuple[torch.Tensor, float]:
+        """One optimizer step = gradient_accumulation_steps micro-batches under accelerator.accumulate."""
+        acc, policy = self.accelerator, self.policy
+        policy.train()
+        total = torch.zeros((), device=acc.device)
+        grad_norm = 0.0
+        for _ in range(self.cfg.gradient_accumulation_steps):
+            batch = self.preprocessor(next(batches))
+            with acc.accumulate(policy):
+                with acc.autocast():
+                    loss, _ = extract_loss(policy(batch), self.loss_key)
+                acc.backward(loss)
+                if acc.sync_gradients:
+                    max_norm = self.grad_clip_norm if self.grad_clip_norm > 0 else float("inf")
+                    grad_norm = float(acc.clip_grad_norm_(policy.parameters(), max_norm))
+                self.optimizer.step()
+                if acc.sync_gradients and self.scheduler is not None:
+                    self.scheduler.step()
+                self.optimizer.zero_grad()
+            total += loss.detach().float()
+        unwrapped = acc.unwrap_model(policy)
+        if hasattr(unwrapped, "update"):
+            unwrapped.update()
+        return total / self.cfg.gradient_accumulation_steps, grad_norm
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        """Mean loss over the same held-out frames each time, every sample of every rank counted once."""
+        acc = self.accelerator
+        model = acc.unwrap_model(self.policy)
+        model.eval()
+        sums = torch.zeros(2, device=acc.device, dtype=torch.float64)
+        devices = [acc.device.index or 0] if acc.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), acc.autocast():  # validation must not shift training RNG
+            torch.manual_seed(self.cfg.seed or 0)
+            for batch in self.val_loader:
+                batch = self.preprocessor(batch)
+                loss, _ = extract_loss(model.forward(batch), self.loss_key)
+                n = next(v.shape[0] for v in batch.values() if isinstance(v, torch.Tensor))
+                sums += torch.stack([loss.detach().double() * n, torch.tensor(n, device=acc.device).double()])
+        model.train()
+        total = acc.gather_for_metrics(sums.unsqueeze(0)).reshape(-1, 2).sum(0)
+        return (total[0] / total[1].clamp(min=1)).item()
+
+    def save(self, best: bool = False, wandb_run_id: str | None = None) -> Path | None:
+        """Collective: every rank calls it, the main process writes."""
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        path = None
+        if self.is_main:
+            state = {
+                "best_val_loss": self.best_val,
+                "wandb_run_id": wandb_run_id,
+                "num_processes": self.world,
+            }
+            path = ckpt.save_checkpoint_atomic(
+                self.run.path,
+                self.step,
+                self.cfg.steps,
+                self.lerobot_cfg,
+                acc.unwrap_model(self.policy),
+                self.optimizer.optimizer,
+                self.scheduler.scheduler if self.scheduler is not None else None,
+                self.preprocessor,
+                self.postprocessor,
+                self.world,
+                self.cfg.batch_size,
+                state,
+            )
+            ckpts = path.parent
+            if best:
+                ckpt.set_link(ckpts, ckpt.BEST_LINK, path.name)
+                (ckpts / "best.json").write_text(f'{{"step": {self.step}, "val_loss": {self.best_val}}}\n')
+            if self.cfg.only_last_best:
+                ckpt.prune(ckpts)
+        acc.wait_for_everyone()
+        return path
+
+    # ---------------------------------------------------------------- signals
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, _frame: Any) -> None:
+            self._stop_signal = signal.Signals(signum).name
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def _agreed_stop(self) -> bool:
+        """All ranks stop together if any rank was signalled."""
+        flag = torch.tensor(1.0 if self._stop_signal else 0.0, device=self.accelerator.device)
+        if self.world > 1:
+            flag = self.accelerator.reduce(flag, reduction="sum")
+        return bool(flag.item() > 0)
