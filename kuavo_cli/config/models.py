@@ -7,11 +7,12 @@ README; YAML files are always loaded into `DistributedTrainConfig` (a superset),
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from kuavo_cli.config.policy import PolicySection
+from kuavo_cli.convert.config import ConvertConfig
 
 MixedPrecision = Literal["no", "fp16", "bf16"]
 
@@ -124,7 +125,7 @@ class TrainPipelineConfigLejuRobot(StrictModel):
     cpu: bool = Field(False, description="Force CPU even when a GPU is present.")
     compile: bool = Field(False, description="torch.compile the policy.")
     wandb: WandbSection = Field(default_factory=WandbSection, description="Weights & Biases logging.")
-    convert: dict[str, Any] | None = Field(
+    convert: ConvertConfig | None = Field(
         None, description="Options of `kuavo convert` (see docs/convert.md), kept with the run config."
     )
 

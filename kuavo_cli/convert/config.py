@@ -1,0 +1,115 @@
+"""`ConvertConfig`: every option of `kuavo convert`, also the `convert:` section of the training config.
+
+Defaults reproduce the official converter (KDC `configs/data/KuavoRosbag2Lerobot.yaml`, see
+shared/docs/kuavo-data-format.md §2-§3): 10 fps from the 30 fps main camera, 10 main-camera frames
+dropped at each end, both arms, depth on, 640x480, AV1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Arms = Literal["both", "left", "right"]
+GripperChoice = Literal["auto", "rq2f85", "claw", "dexhand"]
+
+# Options that change what a converted episode contains: a staged episode is reused by --resume only
+# when all of these match the run that staged it.
+OUTPUT_FIELDS = (
+    "task_description",
+    "fps",
+    "camera_fps",
+    "drop_frames",
+    "depth",
+    "depth_range",
+    "arms",
+    "gripper",
+    "size",
+    "vcodec",
+)
+
+
+class ConvertConfig(BaseModel):
+    """Options of `kuavo convert` (raw Kuavo ROS1 bags -> one LeRobot v3.0 dataset)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_description: str = Field(
+        "Pick and Place", min_length=1, description="Task string stored for every frame (official default)."
+    )
+    repo_id: str | None = Field(
+        None, description="repo_id recorded in the dataset (default: lerobot/<name of the bag folder>)."
+    )
+    fps: int = Field(10, gt=0, description="Output frame rate (the official train_hz).")
+    camera_fps: int = Field(
+        30, gt=0, description="Nominal rate of the main camera; every camera_fps//fps-th frame is kept."
+    )
+    drop_frames: int = Field(
+        10, ge=0, description="Main-camera frames dropped at each end of a bag before decimation (0 = none)."
+    )
+    depth: bool = Field(True, description="Also store the depth cameras as observation.depth_* videos.")
+    depth_range: tuple[int, int] = Field(
+        (0, 1500), description="Depth clip range in mm before the per-frame 0..255 normalisation."
+    )
+    arms: Arms = Field(
+        "both", description="Arms to keep: both (16-dim) or left/right (8-dim, one wrist cam)."
+    )
+    gripper: GripperChoice = Field(
+        "auto",
+        description="End effector: auto (detected per bag), rq2f85 (sim), claw (leju claw) or dexhand.",
+    )
+    size: str = Field("640x480", description="Stored image size WIDTHxHEIGHT (images are resized to it).")
+    vcodec: str = Field(
+        "libsvtav1", description="Video codec of lerobot's writer (libsvtav1 = AV1, official)."
+    )
+    workers: int | None = Field(
+        None, ge=1, description="Parallel worker processes (default: CPU count, at most one per bag)."
+    )
+    limit: int | None = Field(None, ge=1, description="Convert only the first N bags (in name order).")
+    strict: bool = Field(
+        False, description="Fail (no dataset written) if any bag is skipped, instead of skipping it."
+    )
+
+    @field_validator("size")
+    @classmethod
+    def _size_ok(cls, value: str) -> str:
+        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+        if not m:
+            raise ValueError(f"{value!r} must look like WIDTHxHEIGHT, e.g. 640x480")
+        w, h = int(m.group(1)), int(m.group(2))
+        if w < 16 or h < 16 or w % 2 or h % 2:
+            raise ValueError(
+                f"{value!r}: width and height must be even and >= 16 (the video encoder needs it)"
+            )
+        return f"{w}x{h}"
+
+    @model_validator(mode="after")
+    def _rates_ok(self) -> ConvertConfig:
+        if self.fps > self.camera_fps:
+            raise ValueError(f"fps ({self.fps}) must not exceed camera_fps ({self.camera_fps})")
+        lo, hi = self.depth_range
+        if not 0 <= lo < hi:
+            raise ValueError(f"depth_range {self.depth_range} must be two numbers 0 <= low < high (mm)")
+        return self
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        """(height, width) of stored images."""
+        w, h = (int(v) for v in self.size.split("x"))
+        return h, w
+
+    @property
+    def jump(self) -> int:
+        """Integer decimation of the main camera, exactly as the official `main_timeline_fps // train_hz`."""
+        return self.camera_fps // self.fps
+
+    def worker_count(self, n_bags: int) -> int:
+        return max(1, min(self.workers or os.cpu_count() or 1, n_bags))
+
+    def output_options(self) -> dict:
+        """The options a staged episode depends on (compared by --resume)."""
+        data = self.model_dump(mode="json")
+        return {k: data[k] for k in OUTPUT_FIELDS}

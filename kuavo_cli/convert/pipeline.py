@@ -1,0 +1,297 @@
+"""`kuavo convert`: bags -> per-bag staged episodes (parallel) -> one merged LeRobot dataset (bag order).
+
+Folder contract (see docs/convert.md):
+  <out>/                               only ever appears by a rename, complete
+  <out parent>/.<out name>.kuavo-convert/
+      run.json                         options of the run (checked by --resume)
+      episodes/<bag stem>-<hash>/      one finished one-episode dataset + episode.json per bag
+      tmp/                             work in progress (discarded on restart)
+      merged/                          the merge in progress, renamed to <out> at the end
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kuavo_cli import __version__
+from kuavo_cli.convert.config import ConvertConfig
+from kuavo_cli.convert.worker import (
+    BagJob,
+    BagResult,
+    convert_bag,
+    load_staged,
+    quiet_video_and_bars,
+    warm_up,
+)
+from kuavo_cli.errors import UsageError
+
+PROVENANCE_FILE = "meta/kuavo_provenance.json"
+PROVENANCE_FORMAT = "kuavo-convert-provenance/1"
+
+Progress = Callable[[BagResult, int, int], None]
+
+
+@dataclass
+class ConvertSummary:
+    out: Path
+    repo_id: str
+    results: list[BagResult] = field(default_factory=list)  # in bag order
+    workers: int = 1
+    seconds: float = 0.0
+    merge_seconds: float = 0.0
+    written: bool = False
+    staging: Path | None = None
+
+    @property
+    def converted(self) -> list[BagResult]:
+        return [r for r in self.results if r.status == "converted"]
+
+    @property
+    def skipped(self) -> list[BagResult]:
+        return [r for r in self.results if r.status == "skipped"]
+
+    @property
+    def frames(self) -> int:
+        return sum(r.frames for r in self.converted)
+
+    def throughput(self) -> dict:
+        """Frames per second: whole run (wall clock, all workers) and per worker (one bag at a time)."""
+        fresh = [r for r in self.converted if not r.reused]
+        busy = sum(r.seconds for r in fresh)
+        return {
+            "frames_per_s_total": round(sum(r.frames for r in fresh) / self.seconds, 2)
+            if self.seconds
+            else None,
+            "frames_per_s_per_worker": round(sum(r.frames for r in fresh) / busy, 2) if busy else None,
+            "peak_rss_mb_per_worker": round(max((r.peak_rss_mb for r in fresh), default=0.0), 1) or None,
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "out": str(self.out),
+            "repo_id": self.repo_id,
+            "written": self.written,
+            "episodes": len(self.converted),
+            "frames": self.frames,
+            "converted": [
+                {
+                    "bag": Path(r.path).name,
+                    "frames": r.frames,
+                    "gripper": r.provenance.get("gripper_variant"),
+                    "reused": r.reused,
+                    "seconds": round(r.seconds, 2),
+                }
+                for r in self.converted
+            ],  # fmt: skip
+            "skipped": [{"bag": Path(r.path).name, "reason": r.reason} for r in self.skipped],
+            "workers": self.workers,
+            "seconds": round(self.seconds, 2),
+            "merge_seconds": round(self.merge_seconds, 2),
+            **self.throughput(),
+            "staging": str(self.staging) if self.staging else None,
+        }
+
+
+def find_bags(inputs: list[Path]) -> list[Path]:
+    """Folders give their `*.bag` files (not recursive, sorted by name, as the official lister); files as given."""
+    if not inputs:
+        raise UsageError("no bag folder or file given", "kuavo convert BAG_DIR --out DATASET_DIR")
+    bags: list[Path] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            found = sorted(p for p in item.glob("*.bag") if p.is_file())
+            if not found:
+                raise UsageError(f"no .bag files in {item}", "pass the folder that holds the bags")
+            bags.extend(found)
+        elif item.is_file():
+            bags.append(item)
+        else:
+            raise UsageError(f"{item} does not exist", "pass bag files or folders of bags")
+    unique = list(dict.fromkeys(p.resolve() for p in bags))
+    return unique
+
+
+def staging_dir(out: Path) -> Path:
+    return out.parent / f".{out.name}.kuavo-convert"
+
+
+def bag_key(path: Path) -> str:
+    return f"{path.stem}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+
+
+def default_repo_id(inputs: list[Path], out: Path) -> str:
+    if len(inputs) == 1 and Path(inputs[0]).is_dir():
+        return f"lerobot/{Path(inputs[0]).resolve().name}"
+    return f"lerobot/{out.name}"
+
+
+def _prepare_staging(out: Path, cfg: ConvertConfig, resume: bool, force: bool) -> Path:
+    staging = staging_dir(out)
+    if force:
+        shutil.rmtree(staging, ignore_errors=True)
+    elif out.exists() and not (resume and staging.exists()):
+        raise UsageError(f"{out} already exists", "pass --force to replace it, or choose another --out")
+    elif staging.exists() and not resume:
+        raise UsageError(
+            f"an interrupted conversion into {out} is staged in {staging}",
+            "pass --resume to continue it, or --force to start over",
+        )
+    run_file = staging / "run.json"
+    options = cfg.output_options()
+    if run_file.exists():
+        previous = json.loads(run_file.read_text(encoding="utf-8")).get("options", {})
+        changed = sorted(k for k in set(options) | set(previous) if options.get(k) != previous.get(k))
+        if changed:
+            raise UsageError(
+                f"--resume with different options than the staged run: {', '.join(changed)}",
+                "rerun with the same options, or pass --force to start over",
+            )
+    shutil.rmtree(staging / "tmp", ignore_errors=True)
+    shutil.rmtree(staging / "merged", ignore_errors=True)
+    (staging / "episodes").mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps({"options": options, "kuavo": __version__}, indent=2), encoding="utf-8")
+    return staging
+
+
+def _run_jobs(jobs: list[BagJob], workers: int, on_result: Callable[[BagResult], None]) -> None:
+    if workers == 1:
+        if jobs:
+            warm_up()
+        for job in jobs:
+            on_result(convert_bag(job))
+        return
+    # spawn, not fork: the parent may already hold torch / video threads that fork would copy broken.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=warm_up) as pool:
+        futures = [pool.submit(convert_bag, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                on_result(future.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def convert_bags(
+    inputs: list[Path],
+    out: Path,
+    cfg: ConvertConfig,
+    resume: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> ConvertSummary:
+    """Convert every bag; merge the converted ones in bag order into `out` (unless none, or --strict fails)."""
+    start = time.perf_counter()
+    out = Path(out).absolute()
+    bags = find_bags(inputs)
+    if cfg.limit:
+        bags = bags[: cfg.limit]
+    repo_id = cfg.repo_id or default_repo_id(inputs, out)
+    staging = _prepare_staging(out, cfg, resume, force)
+    workers = cfg.worker_count(len(bags))
+    summary = ConvertSummary(out=out, repo_id=repo_id, workers=workers, staging=staging)
+
+    results: dict[int, BagResult] = {}
+    jobs = []
+    options = cfg.output_options()
+    for order, path in enumerate(bags):
+        key = bag_key(path)
+        record = load_staged(staging, key, path, options) if resume else None
+        if record is not None:
+            prov = record["provenance"]
+            results[order] = BagResult(
+                order, str(path), key, "converted", frames=prov["frames"], family=record["family"],
+                provenance=prov, reused=True,
+            )  # fmt: skip
+            continue
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        jobs.append(BagJob(order, str(path), key, str(staging), repo_id, cfg.model_dump(), threads))
+
+    done = len(results)
+    if progress:
+        for r in results.values():
+            progress(r, done, len(bags))
+
+    def on_result(result: BagResult) -> None:
+        nonlocal done
+        results[result.order] = result
+        done += 1
+        if progress:
+            progress(result, done, len(bags))
+
+    _run_jobs(jobs, workers, on_result)
+    summary.results = [results[i] for i in sorted(results)]
+    _exclude_other_family(summary.results)
+
+    if summary.converted and not (cfg.strict and summary.skipped):
+        merge_start = time.perf_counter()
+        merge_episodes(summary, cfg, staging)
+        summary.merge_seconds = time.perf_counter() - merge_start
+        summary.written = True
+        summary.staging = None
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _exclude_other_family(results: list[BagResult]) -> None:
+    """One dataset has one set of action names: bags of the other gripper family are skipped."""
+    converted = [r for r in results if r.status == "converted"]
+    if not converted:
+        return
+    family = converted[0].family
+    for r in converted:
+        if r.family != family:
+            r.status = "skipped"
+            r.reason = (
+                f"gripper {r.provenance.get('gripper')} has {r.family} action names but the dataset "
+                f"(first bag) has {family} ones; convert it separately with --gripper"
+            )
+
+
+def merge_episodes(summary: ConvertSummary, cfg: ConvertConfig, staging: Path) -> None:
+    """lerobot's own aggregation, into staging/merged, then one rename to the output folder."""
+    from kuavo_cli.utils.logs import quiet_logs
+
+    merged = staging / "merged"
+    shutil.rmtree(merged, ignore_errors=True)
+    episodes = summary.converted
+    roots = [staging / "episodes" / r.key / "dataset" for r in episodes]
+    quiet_video_and_bars()
+    with quiet_logs():
+        from lerobot.datasets.aggregate import aggregate_datasets
+
+        aggregate_datasets(
+            repo_ids=[summary.repo_id] * len(roots),
+            aggr_repo_id=summary.repo_id,
+            roots=roots,
+            aggr_root=merged,
+        )
+    record = {
+        "format": PROVENANCE_FORMAT,
+        "kuavo_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "options": cfg.output_options(),
+        "episodes": [{"episode_index": i, **r.provenance} for i, r in enumerate(episodes)],
+        "skipped": [{"source_bag": Path(r.path).name, "reason": r.reason} for r in summary.skipped],
+    }
+    (merged / PROVENANCE_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    out = summary.out
+    if out.exists():  # only with --force (or --resume over a finished output): replace it last
+        old = staging / "replaced"
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    merged.rename(out)
+    shutil.rmtree(staging, ignore_errors=True)
