@@ -1,16 +1,115 @@
-"""`kuavo export` (not built yet)."""
+"""`kuavo export CKPT --format ...`: a checkpoint as something the robot, the organisers and other tools run."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from kuavo_cli.errors import KuavoError
+from kuavo_cli.cli.options import ForceOpt, JsonOpt
+from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
 
 
-def export() -> None:
-    """Not available yet in this version."""
-    raise KuavoError("`kuavo export` is not implemented yet in this version")
+class ExportFormat(StrEnum):
+    lerobot = "lerobot"
+    kit = "kit"
+    onnx = "onnx"
+    torchscript = "torchscript"
+    submission = "submission"
+
+
+def export(
+    checkpoint: Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder (uses checkpoints/best, else last), a checkpoints/<step> folder or a "
+            "pretrained_model folder.",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="lerobot: pretrained_model bundle + model card; kit: the competition deploy layout; onnx / "
+            "torchscript: one verified graph with normalisation inside (ACT); submission: the organisers' package.",
+        ),
+    ] = ExportFormat.lerobot,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: <run>/exports/<format>).")
+    ] = None,
+    task: Annotated[
+        int | None, typer.Option("--task", help="Competition task number (kit folder name, submission name).")
+    ] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Team name for the submission archive.")] = None,
+    push_to_hub: Annotated[
+        str | None,
+        typer.Option("--push-to-hub", help="Upload the lerobot bundle to this hub repo (NAMESPACE/NAME)."),
+    ] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the hub repo as private.")] = False,
+    device: Annotated[
+        str, typer.Option("--device", help="kit/submission: device the processors target (cuda or cpu).")
+    ] = "cuda",
+    atol: Annotated[
+        float, typer.Option("--atol", help="onnx/torchscript: max abs difference allowed vs PyTorch (fp32).")
+    ] = 1e-4,
+    kit: Annotated[
+        Path | None,
+        typer.Option(
+            "--kit", help="submission: your kuavo_data_challenge checkout, to build the image here."
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export a checkpoint: lerobot bundle, competition kit layout, ONNX, TorchScript or submission package."""
+    from kuavo_cli.export.api import run_export
+
+    result = run_export(
+        checkpoint,
+        fmt.value,
+        out,
+        task=task,
+        team=team,
+        push_to_hub=push_to_hub,
+        private=private or None,
+        force=force,
+        atol=atol,
+        device=device,
+        kit_dir=kit,
+        console=stderr_console(),
+    )
+    if json_out:
+        print_json(result)
+        return
+    _print_summary(result)
+
+
+def _print_summary(result: dict) -> None:
+    con = stdout_console()
+    con.print(
+        f"Exported {result['checkpoint']} (step {result['step']}) as {result['format']} -> {result['out']}"
+    )
+    if "max_abs_diff" in result:
+        lat = ", ".join(f"{k} {v} ms" for k, v in result["latency_ms"].items())
+        con.print(
+            f"  parity: max abs diff {result['max_abs_diff']:.2e} (< {result['atol']:g}); latency: {lat}"
+        )
+    if "kit" in result:
+        con.print("  kuavo_env.yaml inference: " + ", ".join(f"{k}={v}" for k, v in result["kit"].items()))
+    if "archive" in result:
+        con.print(f"  archive: {result['archive']} (image {result['image']}, tar {result['image_tar']})")
+    if "hub" in result:
+        con.print(f"  uploaded: {result['hub']['url']}")
+    for note in result.get("notes", []):
+        stderr_console().print(f"[yellow]Note:[/yellow] {note}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("export", epilog="Example: kuavo export --help")(export)
+    app.command(
+        "export",
+        epilog="Example: kuavo export outputs/train/run1 --format onnx --out exports/run1-onnx",
+    )(export)
