@@ -255,3 +255,14 @@ def test_interactive_ctrl_c_writes_nothing(tmp_path):
     child.expect(pexpect.EOF, timeout=60)
     child.close()
     assert child.exitstatus == 130 and not (tmp_path / "x.yaml").exists()
+
+
+def test_help_example_runs(tmp_path, monkeypatch):
+    import shlex
+
+    from kuavo_cli.cli.config_init import EXAMPLE
+
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(*shlex.split(EXAMPLE.removeprefix("Example: kuavo ")))
+    assert result.exit_code == 0, result.stderr
+    assert "= 128" in result.stdout and run_cli("config", "validate", "configs/act_task1.yaml").exit_code == 0

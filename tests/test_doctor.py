@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from kuavo_cli.cli.doctor import EXAMPLE
 from kuavo_cli.doctor import accounts, gpu, resources, software
 
 PYTHON = sys.executable
@@ -118,7 +120,8 @@ def test_healthy_ish_environment_exits_zero(tmp_path):
     )
     secret = "hf_doctorNeverPrintsThis1234"
     env = clean_env(tmp_path, HF_TOKEN=secret, WANDB_MODE="offline")
-    proc = doctor(env, "--json", "--path", ".", "--num-workers", "1")  # the --help example's options
+    example = shlex.split(EXAMPLE.removeprefix("Example: kuavo doctor"))  # the --help example, as JSON
+    proc = doctor(env, *example, "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["ok"] is True and report["summary"]["error"] == 0
@@ -252,3 +255,32 @@ def test_disk_and_cpu(tmp_path):
     assert resources.check_cpu(1, 1).status == "ok" or cores == 1
     if cores > 1:
         assert "num_workers=" in resources.check_cpu(0, 1).fix
+
+
+def test_gpu_report_for_inventories_this_machine_cannot_have():
+    # The GPU branch formats what torch reported; these inventories are what torch gives on GPU hosts.
+    h200 = gpu.GpuInventory(
+        torch_version="2.11.0+cu128", cuda_build="12.8", devices=[("NVIDIA H200", 150 * 10**9)] * 2, bf16=True
+    )
+    check = gpu.check_gpus(h200)
+    assert (
+        check.status == "ok"
+        and "2 x NVIDIA H200 (140 GiB)" in check.detail
+        and "bf16 supported" in check.detail
+    )
+    cpu_build = gpu.check_gpus(gpu.GpuInventory(torch_version="2.11.0+cpu", cuda_build=None))
+    assert cpu_build.status in ("warning", "error") and "download.pytorch.org/whl/cu" in cpu_build.fix
+    broken = gpu.check_gpus(
+        gpu.GpuInventory(torch_version="2.11.0", cuda_build="12.8", problem="CUDA init failed")
+    )
+    assert broken.status == "error" and "nvidia-smi" in broken.fix
+
+
+def test_a_crashing_check_becomes_an_error_line():
+    from kuavo_cli.doctor.runner import _guard
+
+    def explode():
+        raise OSError("permission denied")
+
+    (line,) = _guard("wandb", explode)
+    assert line.status == "error" and "OSError: permission denied" in line.detail and line.fix

@@ -67,7 +67,7 @@ def check_gpus(inv: GpuInventory) -> Check:
             "gpus",
             detail
             + " and no GPU is visible: training runs on the CPU (fine for `kuavo demo`, slow for real data)",
-            "run on a machine with an NVIDIA GPU, then: " + CUDA_WHEELS,
+            "on a machine with an NVIDIA GPU: " + CUDA_WHEELS + "  # without one: kuavo train CONFIG --cpu",
         )
     if inv.count == 0:
         hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -82,7 +82,7 @@ def check_gpus(inv: GpuInventory) -> Check:
                 "gpus",
                 f"torch {inv.torch_version} (CUDA {inv.cuda_build}) but no NVIDIA driver (no nvidia-smi): "
                 "training runs on the CPU (fine for `kuavo demo`, slow for real data)",
-                "train on a machine with an NVIDIA GPU and driver (`nvidia-smi` lists the GPUs)",
+                "nvidia-smi  # must list your GPUs (install the NVIDIA driver); without one: kuavo train CONFIG --cpu",
             )
         return warning(
             "gpus",

@@ -22,7 +22,10 @@ def print_report(checks: list[Check], console: Console) -> None:
         table.add_row(
             Text(mark, style=style), Text(c.name, style=style if c.status != "ok" else ""), c.detail
         )
-    console.print(table)
+    with console.capture() as captured:
+        console.print(table)
+    # rich pads every row to the table width; logs and copy-paste are nicer without trailing blanks
+    console.file.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
     fixes = [c for c in checks if c.status != "ok" and c.fix]
     if fixes:
         console.print()
