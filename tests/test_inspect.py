@@ -186,7 +186,8 @@ def test_rosbag_folder_counts_rates_and_unreadable_bags(tmp_path):
         topics["/kuavo_arm_traj"]["msgtype"] == "sensor_msgs/msg/JointState"
         and topics["/kuavo_arm_traj"]["count"] == 41
     )
-    assert topics["/cam_h/color/image_raw/compressed"]["rate_hz"] == pytest.approx(21 / 4.0)
+    assert topics["/cam_h/color/image_raw/compressed"]["rate_hz"] == pytest.approx(5.0)
+    assert topics["/kuavo_arm_traj"]["rate_hz"] == pytest.approx(10.0)
     assert "/sensors_data_raw" in e["missing_topics"]
     bad = next(x for x in r["entries"] if not x["ok"])
     assert bad["path"].endswith("task1_0002.bag") and "ReaderError" in bad["error"]

@@ -219,10 +219,10 @@ def execute(
     if fatal is not None:
         raise fatal if isinstance(fatal, KuavoError) else KuavoError(str(fatal))
     if result.failed:
-        path, why = result.failed[0]
+        first, why = result.failed[0]
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         raise KuavoError(
-            f"{len(result.failed)} of {len(todo)} files failed: {path}: {why}{more}; "
+            f"{len(result.failed)} of {len(todo)} files failed: {first}: {why}{more}; "
             f"{len(result.fetched)} fetched ({human_bytes(result.bytes_fetched)}) are kept",
             "run the same command again to retry only the missing files",
         )

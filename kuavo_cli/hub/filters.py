@@ -93,7 +93,7 @@ class FileFilter:
         for f in kept:
             if f.is_bag:
                 per_folder[f.parent].append(f)
-        out = []
+        out: list[RemoteFile] = []
         for bags in per_folder.values():
             bags.sort(key=lambda f: f.path)
             out.extend(b for i, b in enumerate(bags) if i in wanted)
@@ -110,15 +110,11 @@ class FileFilter:
 
 
 def format_ranges(values: list[int]) -> str:
-    out, start, prev = [], None, None
-    for v in values:
-        if start is None:
-            start = prev = v
-        elif v == prev + 1:
-            prev = v
+    """[0, 1, 2, 5, 7, 8] -> '0-2,5,7-8'."""
+    runs: list[list[int]] = []
+    for v in sorted(values):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
         else:
-            out.append(f"{start}-{prev}" if start != prev else str(start))
-            start = prev = v
-    if start is not None:
-        out.append(f"{start}-{prev}" if start != prev else str(start))
-    return ",".join(out)
+            runs.append([v, v])
+    return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in runs)

@@ -25,8 +25,8 @@ class DownloadProgress:
         self._lock = threading.Lock()
         self._done = 0
         self.live = console.is_terminal if live is None else live
-        self._progress = None
-        self._total_task = None
+        self._progress: Any = None
+        self._total_task: Any = None
         self._tasks: dict[str, Any] = {}
         self._seen: dict[str, int] = {}
 
@@ -104,8 +104,11 @@ class DownloadProgress:
         owner = self
 
         class _Bar:
+            # Having `update_transfer` makes huggingface_hub's Xet reporter share one bar for file bytes and
+            # network bytes (instead of two bars), so only file bytes reach `update` and nothing is counted twice.
             def __init__(self, *args: Any, **kwargs: Any):
                 self.n = kwargs.get("initial", 0) or 0
+                self.total = kwargs.get("total")
 
             def __enter__(self):
                 return self
@@ -117,13 +120,22 @@ class DownloadProgress:
                 self.n += n or 0
                 owner.advance(path, n or 0)
 
+            def update_transfer(self, n: float | None = 1) -> None:
+                return None
+
             def close(self) -> None:
+                return None
+
+            def refresh(self) -> None:
                 return None
 
             def set_description(self, *args: Any, **kwargs: Any) -> None:
                 return None
 
             def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+            def set_transfer_postfix_str(self, *args: Any, **kwargs: Any) -> None:
                 return None
 
         return _Bar

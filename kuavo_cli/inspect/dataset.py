@@ -92,7 +92,8 @@ def _partial_check(local: int, total: int) -> list[dict]:
 
 
 def _referenced_files(meta, rows: list[dict]) -> tuple[list[Path], dict[str, list[Path]]]:
-    data, videos = set(), {k: set() for k in meta.video_keys}
+    data: set[Path] = set()
+    videos: dict[str, set[Path]] = {k: set() for k in meta.video_keys}
     for row in rows:
         ep = int(row["episode_index"])
         data.add(meta.root / meta.get_data_file_path(ep))
@@ -215,9 +216,11 @@ def inspect_dataset(
     vectors = _read_vectors(data_files, numeric)
     cameras = _probe_cameras(meta, video_files)
     lengths = [int(r["length"]) for r in rows]
-    counts, edges = (
-        np.histogram(lengths, bins=min(LENGTH_BINS, max(1, len(set(lengths))))) if lengths else ([], [0])
-    )
+    counts: list[int] = []
+    edges: list[float] = [0.0]
+    if lengths:
+        hist, bin_edges = np.histogram(lengths, bins=min(LENGTH_BINS, max(1, len(set(lengths)))))
+        counts, edges = [int(c) for c in hist], [float(e) for e in bin_edges]
     stats = {}
     for key in numeric:
         if key in vectors:

@@ -122,7 +122,7 @@ def text_histogram(edges: list[float], counts: list[int], width: int = 40) -> li
     lines = []
     for i, n in enumerate(counts):
         bar = "█" * (round(width * n / top) if top else 0)
-        lines.append(f"{edges[i]:8.0f}-{edges[i + 1]:<8.0f} {bar} {n}")
+        lines.append(f"{edges[i]:>8.6g}-{edges[i + 1]:<8.6g} {bar} {n}")
     return lines
 
 

@@ -38,7 +38,11 @@ def _outputs(report: dict, console) -> None:
 
 
 def render_dataset(r: dict, console) -> None:
-    console.print(f"LeRobot dataset {r['repo_id'] or ''} at {r['path']}", highlight=False, markup=False)
+    console.print(
+        f"LeRobot dataset {r['repo_id'] + ' ' if r['repo_id'] else ''}at {r['path']}",
+        highlight=False,
+        markup=False,
+    )
     console.print(
         f"version {r['codebase_version']} · {r['fps']} fps · robot {r['robot_type']} · {r['episodes']} episodes"
         + (f" ({r['episodes_local']} on disk)" if r["episodes_local"] != r["episodes"] else "")

@@ -45,7 +45,8 @@ def inspect_bag(path: Path) -> dict:
                     "topic": name,
                     "msgtype": info.msgtype,
                     "count": count,
-                    "rate_hz": round(count / seconds, 3) if seconds > 0 else None,
+                    # (n - 1) intervals over the bag's span: exact for a topic recorded from start to end
+                    "rate_hz": round((count - 1) / seconds, 3) if seconds > 0 and count > 1 else None,
                 }
             )
         names = {t["topic"] for t in topics}
