@@ -128,6 +128,10 @@ def test_existing_output_needs_force_and_is_replaced_atomically(act_run: Path, t
     assert forced.exit_code == 0, forced.stderr
     assert not (out / "stale.txt").exists() and (out / "model.safetensors").exists()
     assert leftovers(tmp_path) == []
+    # an --out that holds the checkpoint itself would be wiped by --force: refused
+    res = run_cli("export", str(act_run), "--out", str(act_run), "--force")
+    assert res.exit_code == 2 and "contains the checkpoint" in res.stderr
+    assert (act_run / "checkpoints" / "last" / "pretrained_model" / "model.safetensors").exists()
 
 
 def test_pickle_only_checkpoint_is_refused(act_run: Path, tmp_path: Path) -> None:

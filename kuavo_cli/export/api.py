@@ -42,6 +42,7 @@ def run_export(
         raise UsageError(f"--atol {atol} must be > 0")
     ref = resolve_checkpoint(checkpoint)
     out_dir = Path(out) if out is not None else default_out(ref, fmt)
+    _refuse_overlap(ref, out_dir)
     with console.status(f"Exporting {ref.pretrained_dir} as {fmt}"):
         result = _dispatch(ref, fmt, out_dir, task, team, force, atol, device, kit_dir)
     if push_to_hub is not None:
@@ -105,3 +106,13 @@ def run_demo_export(run_dir: Path, data_root: Path, out_dir: Path, console: Cons
         "onnx_max_abs_diff": onnx["max_abs_diff"],
         "latency_ms": lat,
     }
+
+
+def _refuse_overlap(ref: Any, out: Path) -> None:
+    """--out must not be the checkpoint or a folder holding it: --force would delete what we export."""
+    target = out.resolve()
+    for src in (ref.pretrained_dir, ref.step_dir, ref.run_dir):
+        if src is not None and src.resolve().is_relative_to(target):
+            raise UsageError(
+                f"--out {out} contains the checkpoint being exported", "choose an --out outside it"
+            )
