@@ -89,7 +89,7 @@ def check_gpus(inv: GpuInventory) -> Check:
             f"torch {inv.torch_version} (CUDA {inv.cuda_build}) sees no GPU although nvidia-smi exists",
             "nvidia-smi  # does it list a GPU? if not, the driver or the container's GPU access is missing",
         )
-    names = {}
+    names: dict[str, int] = {}
     for name, total in inv.devices:
         key = f"{name} ({total / 2**30:.0f} GiB)"
         names[key] = names.get(key, 0) + 1

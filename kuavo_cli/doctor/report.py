@@ -34,7 +34,7 @@ def print_report(checks: list[Check], console: Console) -> None:
             mark, style = MARKS[c.status]
             # soft-wrapped, unhighlighted: a fix must stay one copy-pasteable line
             console.print(
-                Text.assemble((f"{mark} {c.name}: ", style), c.fix), soft_wrap=True, highlight=False
+                Text.assemble((f"{mark} {c.name}: ", style), c.fix or ""), soft_wrap=True, highlight=False
             )
     counts = summary(checks)
     console.print()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def run_checks(paths: list[Path] | None = None, num_workers: int | None = None) 
         key = Path(path).expanduser().absolute()
         if key not in seen:
             seen.add(key)
-            checks += _guard("disk", lambda p=path: resources.check_disk(Path(p)))
+            checks += _guard("disk", functools.partial(resources.check_disk, Path(path)))
     workers = default_num_workers() if num_workers is None else num_workers
     checks += _guard("cpu", lambda: resources.check_cpu(workers, max(inv.count, 1)))
     return checks
