@@ -12,6 +12,7 @@ What it serves (each repo keeps its files in memory and one commit sha per state
                                                           files, X-Linked-Etag = sha256 and X-Linked-Size;
                                                           X-Repo-Commit; `Range: bytes=a-b` -> 206
     POST /api/repos/create                                 create an empty repo (409 when it exists)
+    POST /api/validate-yaml                                README metadata check (always valid)
     POST /api/{type}s/{ns}/{name}/preupload/{rev}          every file is uploaded "regular" (base64, no LFS)
     POST /api/{type}s/{ns}/{name}/commit/{rev}             NDJSON commit: `file` adds, `deletedFile` removes
 
@@ -212,7 +213,11 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self._send(status, b"" if head else json.dumps({"error": message}).encode(), headers, head=head)
 
         def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            """The request body, read once (an unread body would corrupt the next request on a kept-alive
+            connection, so do_POST reads it before any route can answer)."""
+            if not hasattr(self, "_request_body"):
+                self._request_body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            return self._request_body
 
         def _find(self, repo_type: str, repo_id: str, head: bool = False) -> FakeRepo | None:
             repo = hub.repos.get((repo_type, repo_id))
@@ -254,9 +259,13 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._record()
+            self.__dict__.pop("_request_body", None)  # handler objects serve many requests per connection
+            self._body()
             parts = [unquote(p) for p in urlsplit(self.path).path.strip("/").split("/")]
             if parts[:3] == ["api", "repos", "create"]:
                 return self._create_repo(json.loads(self._body() or b"{}"))
+            if parts[:2] == ["api", "validate-yaml"]:  # README.md metadata check on upload: always fine here
+                return self._json(200, {"errors": [], "warnings": []})
             if len(parts) >= 6 and parts[0] == "api":
                 repo_type, repo_id, action = parts[1].rstrip("s"), f"{parts[2]}/{parts[3]}", parts[4]
                 repo = self._find(repo_type, repo_id)

@@ -201,7 +201,7 @@ def test_download_into_cache_records_ref_and_live_progress(hub, hub_env):
 
 def test_resume_after_killed_download(hub, hub_env, tmp_path):
     dest = tmp_path / "resume"
-    hub.throttle_bps = 300_000  # 120 kB files: ~0.4 s each, slow enough to kill mid-file
+    hub.throttle_bps = 200_000  # 120 kB files: ~0.6 s each, slow enough to kill mid-file
     env = {**os.environ, **hub_env}
     cmd = [
         sys.executable,
@@ -219,11 +219,11 @@ def test_resume_after_killed_download(hub, hub_env, tmp_path):
     )
     try:
         deadline = time.monotonic() + 60
-        while not any((dest / "bags").glob("*.bag")):  # the first complete file appears by atomic rename
+        # Kill once one file is complete (it appears by atomic rename) and the next one is in flight.
+        while not (any((dest / "bags").glob("*.bag")) and any(dest.rglob("*.incomplete"))):
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "download did not start"
-            time.sleep(0.02)
-        time.sleep(0.1)  # well inside the next file
+            time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -258,6 +258,32 @@ def test_lerobot_repo_fetches_only_chosen_episodes_then_inspect_by_repo_id(hub, 
     report = _json(run_cli("inspect", "org/small", "--json"))
     assert report["repo_id"] == "org/small" and report["episodes"] == 4 and report["episodes_local"] == 2
     assert any(c["code"] == "partial" for c in report["checks"])
+
+
+def test_uploaded_folder_downloads_back_identical(hub, hub_env, tmp_path):
+    """The loopback hub also takes uploads (create_repo + upload_folder), e.g. for `kuavo export` tests."""
+    from huggingface_hub import HfApi
+
+    src = tmp_path / "bundle"
+    (src / "pretrained_model").mkdir(parents=True)
+    (src / "pretrained_model" / "config.json").write_text('{"type": "act"}')
+    (src / "README.md").write_text("# policy\n")
+    api = HfApi(endpoint=hub.url, token="hf_good")
+    api.create_repo("org/uploaded", repo_type="model")
+    api.upload_folder(repo_id="org/uploaded", folder_path=src, repo_type="model")
+    out = _json(
+        run_cli(
+            "download",
+            "org/uploaded",
+            "--repo-type",
+            "model",
+            "--local-dir",
+            str(tmp_path / "back"),
+            "--json",
+        )
+    )
+    assert out["files_fetched"] == 2 and out["kind"] == "files"
+    assert (tmp_path / "back" / "pretrained_model" / "config.json").read_text() == '{"type": "act"}'
 
 
 def test_not_found_and_bad_input_exit_2(hub, hub_env):
