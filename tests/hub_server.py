@@ -20,8 +20,10 @@ So `hf_hub_download`, `snapshot_download`, `HfApi.list_repo_tree/get_paths_info/
 `create_repo` and `upload_folder`/`upload_file` all work against it.
 
 Knobs for tests:
-  * `add_repo(repo_id, files, gated=..., tokens=...)`: `files` maps repo paths to bytes; `add_folder` reads a
-    folder. A gated repo answers 401 (no token) / 403 (token not in `tokens`) with `X-Error-Code: GatedRepo`.
+  * `add_repo(repo_id, files, gated=..., private=..., tokens=...)`: `files` maps repo paths to bytes;
+    `add_folder` reads a folder. As on the hub, a gated repo lists its tree to anyone but serves files only to
+    `tokens` (401 without a token, 403 with another, `X-Error-Code: GatedRepo`); a private repo is "not
+    found" (401 RepoNotFound) without one of `tokens`.
   * `reported_sizes={path: n}`: the listing claims size n (to test disk-space checks without big files);
     `reported_sha256={path: hex}`: the listing (and X-Linked-Etag) claims another sha256 (corruption tests).
   * `lfs_suffixes`: files with these suffixes (or >= `lfs_threshold` bytes) are listed as LFS with sha256.
@@ -219,29 +221,33 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._request_body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             return self._request_body
 
-        def _find(self, repo_type: str, repo_id: str, head: bool = False) -> FakeRepo | None:
+        def _find(
+            self, repo_type: str, repo_id: str, head: bool = False, content: bool = False
+        ) -> FakeRepo | None:
+            """The repo, or None after answering as the hub does: private repos look missing without a valid
+            token; gated repos show their metadata and tree to anyone but their files (`content`) only to
+            tokens in `repo.tokens` (401 without a token, 403 with another one, X-Error-Code: GatedRepo)."""
             repo = hub.repos.get((repo_type, repo_id))
             if repo is None:
                 self._error(404, "RepoNotFound", "Repository not found", head)
                 return None
-            if repo.gated or repo.private:
-                auth = self.headers.get("Authorization", "")
-                token = auth.removeprefix("Bearer ").strip() if auth else ""
+            auth = self.headers.get("Authorization", "")
+            token = auth.removeprefix("Bearer ").strip() if auth else ""
+            if repo.private and token not in repo.tokens:
+                self._error(401, "RepoNotFound", "Repository not found", head)
+                return None
+            if repo.gated and content and token not in repo.tokens:
                 if not token:
-                    code, msg = (
+                    self._error(
+                        401,
                         "GatedRepo",
                         f"Access to {repo_id} is restricted. You must be authenticated.",
-                    )
-                    self._error(401, code if repo.gated else "RepoNotFound", msg, head)
-                    return None
-                if token not in repo.tokens:
-                    self._error(
-                        403,
-                        "GatedRepo",
-                        f"Access to {repo_id} is restricted and you are not in the authorized list.",
                         head,
                     )
-                    return None
+                else:
+                    msg = f"Access to {repo_id} is restricted and you are not in the authorized list."
+                    self._error(403, "GatedRepo", msg, head)
+                return None
             return repo
 
         def _check_rev(self, repo: FakeRepo, rev: str, head: bool = False) -> bool:
@@ -344,7 +350,7 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self._error(404, None, f"no route for {self.path}", head)
 
         def _resolve(self, repo_type: str, repo_id: str, rev: str, path: str, head: bool) -> None:
-            repo = self._find(repo_type, repo_id, head)
+            repo = self._find(repo_type, repo_id, head, content=True)
             if repo is None or not self._check_rev(repo, rev, head):
                 return
             if path not in repo.files:

@@ -74,6 +74,7 @@ def hub(tmp_path_factory):
     server = HubServer(page_size=7)  # several pages per listing: exercises pagination
     server.add_repo(CHALLENGE, challenge_files())
     server.add_repo("LejuRobotics/gated", {"data/a.bag": _bytes(1, 500)}, gated=True, tokens={"hf_good"})
+    server.add_repo("org/private", {"a.txt": b"secret"}, private=True, tokens={"hf_good"})
     server.add_repo("org/huge", {"big/blob.bag": _bytes(2, 100)}, reported_sizes={"big/blob.bag": 2**60})
     server.add_repo("org/corrupt", {"x/a.bag": _bytes(3, 300)}, reported_sha256={"x/a.bag": "0" * 64})
     server.add_repo("org/resume", {f"bags/r_{i}.bag": _bytes(50 + i, 120_000) for i in range(3)})
@@ -302,14 +303,31 @@ def test_not_found_and_bad_input_exit_2(hub, hub_env):
         assert word in _one_error_line(result)
 
 
-def test_gated_repo_explains_how_to_log_in(hub, hub_env, monkeypatch):
-    anon = run_cli("download", "LejuRobotics/gated", "--list")
+def test_gated_repo_explains_how_to_log_in(hub, hub_env, tmp_path):
+    listed = _json(run_cli("download", "LejuRobotics/gated", "--list", "--json"))  # the tree is public
+    assert listed["files"] == 1
+    anon = run_cli("download", "LejuRobotics/gated", "--local-dir", str(tmp_path / "g"))
     line = _one_error_line(anon)
     assert anon.exit_code == 1 and "gated" in line and "hf auth login" in line and "HF_TOKEN" in line
-    wrong = run_cli("download", "LejuRobotics/gated", "--list", env={"HF_TOKEN": "hf_wrong"})
+    wrong = run_cli(
+        "download", "LejuRobotics/gated", "--local-dir", str(tmp_path / "g"), env={"HF_TOKEN": "hf_wrong"}
+    )
     assert wrong.exit_code == 1 and "HTTP 403" in _one_error_line(wrong)
-    ok = run_cli("download", "LejuRobotics/gated", "--list", "--json", env={"HF_TOKEN": "hf_good"})
-    assert _json(ok)["files"] == 1
+    ok = run_cli(
+        "download",
+        "LejuRobotics/gated",
+        "--local-dir",
+        str(tmp_path / "g"),
+        "--json",
+        env={"HF_TOKEN": "hf_good"},
+    )
+    assert _json(ok)["files_fetched"] == 1 and (tmp_path / "g" / "data" / "a.bag").is_file()
+    private = run_cli("download", "org/private", "--list")
+    assert private.exit_code == 2 and "or it is private" in _one_error_line(private)
+    assert (
+        _json(run_cli("download", "org/private", "--list", "--json", env={"HF_TOKEN": "hf_good"}))["files"]
+        == 1
+    )
 
 
 def test_offline_and_unreachable_hub_say_so_and_show_the_cache(hub, hub_env, tmp_path):
@@ -324,6 +342,32 @@ def test_offline_and_unreachable_hub_say_so_and_show_the_cache(hub, hub_env, tmp
     down = run_cli("download", "--list", env={"HF_ENDPOINT": dead_url})
     line = _one_error_line(down)
     assert down.exit_code == 1 and "cannot reach" in line and "nothing of" in line
+
+
+def test_connection_lost_during_download_reads_as_unreachable(tmp_path):
+    """hf_hub_download reports a dead connection as LocalEntryNotFoundError; we still say 'cannot reach'."""
+    import httpx
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from kuavo_cli.hub.errors import translate
+    from kuavo_cli.hub.settings import HubSettings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        httpx.head(url)
+    except httpx.ConnectError as refused:
+        try:
+            raise LocalEntryNotFoundError("An error happened while trying to locate the file") from refused
+        except LocalEntryNotFoundError as wrapped:
+            err = wrapped
+    settings = HubSettings(url, tmp_path / "hub", tmp_path / "lerobot", offline=False)
+    message = translate(err, "org/x", "dataset", settings, None).one_line()
+    assert (
+        message.startswith(f"cannot reach {url} (ConnectError")
+        and "nothing of org/x is cached yet" in message
+    )
 
 
 def test_disk_space_is_checked_before_anything_is_fetched(hub, hub_env, tmp_path):

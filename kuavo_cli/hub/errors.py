@@ -58,6 +58,7 @@ def translate(
 
     if isinstance(err, KuavoError):
         return err
+    err = _root_network_error(err) or err
     cached = cached_summary(repo_id, repo_type, settings, local_dir)
     if isinstance(err, OfflineModeIsEnabled):
         return KuavoError(
@@ -101,6 +102,24 @@ def translate(
             f"the hub answered HTTP {status} for {repo_id}: {str(err).splitlines()[0]}", "retry later"
         )
     return KuavoError(f"download of {repo_id} failed: {type(err).__name__}: {err}")
+
+
+def _root_network_error(err: BaseException) -> BaseException | None:
+    """hf_hub_download wraps a failed connection in LocalEntryNotFoundError; find the connection error."""
+    import httpx
+
+    seen: BaseException | None = err
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, httpx.ConnectError | httpx.TimeoutException | ConnectionError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def is_network_error(err: BaseException) -> bool:
+    return _root_network_error(err) is not None
 
 
 def _url_prefix(repo_type: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kuavo_cli.errors import KuavoError
-from kuavo_cli.hub.errors import storage_folder, translate
+from kuavo_cli.hub.errors import is_network_error, storage_folder, translate
 from kuavo_cli.hub.listing import RemoteFile, RepoListing
 from kuavo_cli.hub.plan import DownloadPlan
 from kuavo_cli.hub.progress import Cancelled, DownloadProgress
@@ -230,9 +230,9 @@ def execute(
 
 
 def _is_fatal(err: BaseException) -> bool:
-    import httpx
+    """Errors that every other file would hit too: stop instead of failing them one by one."""
     from huggingface_hub.errors import GatedRepoError, OfflineModeIsEnabled, RepositoryNotFoundError
 
     return isinstance(
-        err, OfflineModeIsEnabled | GatedRepoError | RepositoryNotFoundError | httpx.ConnectError
-    )
+        err, OfflineModeIsEnabled | GatedRepoError | RepositoryNotFoundError
+    ) or is_network_error(err)
