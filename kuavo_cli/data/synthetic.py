@@ -58,20 +58,34 @@ class SyntheticSpec:
             raise UsageError(f"--size {w}x{h}: width and height must be even and >= 16")
 
 
+# Joint pairs that rotate together (in joint-range-normalised coordinates); grippers form the last pair.
+ROTATION_PAIRS = ((0, 1), (2, 3), (4, 5), (6, 8), (9, 10), (11, 12), (13, 14), (7, 15))
+ANGULAR_SPEED = np.array([0.9, -1.1, 1.3, -0.8, 1.0, -1.2, 0.7, 1.5])  # rad/s, shared by every episode
+
+
 def joint_trajectory(spec: SyntheticSpec, episode: int, length: int) -> np.ndarray:
-    """(length + 1, 16) float32 joint positions inside the Kuavo limits."""
+    """(length + 1, 16) float32 joint positions inside the Kuavo limits.
+
+    Every episode follows the same smooth vector field (each joint pair rotates about the middle of its
+    range at a fixed speed) from its own random start, so q[t+1] is one fixed function of q[t] and a
+    policy trained on some episodes generalises to held-out ones.
+    """
     rng = np.random.default_rng([spec.seed, episode])
     lows = np.array([lo for lo, _ in JOINT_LIMITS])
     highs = np.array([hi for _, hi in JOINT_LIMITS])
-    centre = (lows + highs) / 2 + rng.uniform(-0.1, 0.1, 16) * (highs - lows)
-    amp = rng.uniform(0.15, 0.3, 16) * (highs - lows)
-    phase = rng.uniform(0, 2 * np.pi)
-    omega = rng.uniform(0.8, 1.2)  # rad/s: one slow reach per few seconds
-    t = np.arange(length + 1)[:, None] / FPS
-    q = centre + amp * np.sin(omega * t + phase + np.arange(16) * 0.4)
-    for g in (7, 15):  # grippers in [0, 1]: open/close with the same rhythm
-        q[:, g] = 0.5 + 0.45 * np.sin(omega * t[:, 0] + phase + g)
-    return np.clip(q, lows, highs).astype(np.float32)
+    centre, half = (lows + highs) / 2, (highs - lows) / 2
+    half[[7, 15]] = 0.5  # grippers live in [0, 1], not the [-1, 1] clip range
+    centre[[7, 15]] = 0.5
+    radius = rng.uniform(0.25, 0.8, len(ROTATION_PAIRS))
+    start = rng.uniform(0, 2 * np.pi, len(ROTATION_PAIRS))
+    t = np.arange(length + 1) / FPS
+    u = np.zeros((length + 1, 16))
+    for k, (a, b) in enumerate(ROTATION_PAIRS):
+        angle = start[k] + ANGULAR_SPEED[k] * t
+        u[:, a] = radius[k] * np.cos(angle)
+        u[:, b] = radius[k] * np.sin(angle)
+    q = centre + half * u
+    return q.astype(np.float32)
 
 
 def render_camera(key: str, q: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -116,3 +116,24 @@ def make_profiler(cfg: DistributedTrainConfig, run_dir: Path, enabled: bool):
         on_trace_ready=on_ready,
         record_shapes=False,
     )
+
+
+class RankTrace:
+    """Opt-in per-rank debug trace (KUAVO_TRACE_DIR): which samples each rank consumed at each step, its local
+    validation sums and a final parameter checksum. For diagnosing data sharding and rank divergence."""
+
+    def __init__(self, rank: int):
+        folder = os.environ.get("KUAVO_TRACE_DIR")
+        self.path = Path(folder) / f"rank{rank}.jsonl" if folder else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")

@@ -20,7 +20,7 @@ from kuavo_cli.errors import KuavoError
 from kuavo_cli.train import checkpointing as ckpt
 from kuavo_cli.train import data, lerobot_bridge
 from kuavo_cli.train.run_dir import RunDir
-from kuavo_cli.train.tracking import MetricsLog, WandbLog, make_profiler, make_progress
+from kuavo_cli.train.tracking import MetricsLog, RankTrace, WandbLog, make_profiler, make_progress
 from kuavo_cli.utils.logs import quiet_logs
 
 
@@ -48,6 +48,19 @@ def extract_loss(output: Any, loss_key: str) -> tuple[torch.Tensor, dict[str, An
     raise KuavoError(f"policy forward returned {type(output).__name__}; expected a loss tensor")
 
 
+def _reset_accelerate_singletons() -> None:
+    """Accelerate keeps process-wide state; a second Trainer in one (non-distributed) process, e.g. in a
+    notebook, must not inherit the first one's mixed precision or accumulation settings."""
+    from kuavo_cli.train.launch import inside_launcher
+
+    if inside_launcher():
+        return
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
 class Trainer:
     def __init__(
         self,
@@ -71,6 +84,7 @@ class Trainer:
 
         cfg = self.cfg
         self.loss_key = loss_key
+        _reset_accelerate_singletons()
         ddp = DistributedDataParallelKwargs(
             find_unused_parameters=cfg.find_unused_parameters, broadcast_buffers=cfg.broadcast_buffers
         )
@@ -138,6 +152,7 @@ class Trainer:
         self.best_val = self.run.state.get("best_val_loss", math.inf)
         self.metrics = MetricsLog(self.run.path / "metrics.jsonl", self.is_main)
         self.metrics.truncate_after(self.step)
+        self.trace = RankTrace(acc.process_index)
         if self.is_main:
             self.run.write_split(self.split)
         self.is_setup = True
@@ -234,6 +249,9 @@ class Trainer:
                     wandb_log.finish()
                     raise TrainingInterrupted(self._stop_signal or "signal", self.step, saved_now)
         wandb_log.finish()
+        if self.trace.enabled:
+            params = acc.unwrap_model(self.policy).parameters()
+            self.trace.write({"param_checksum": float(sum(p.detach().double().sum() for p in params))})
         acc.wait_for_everyone()
         return {
             "run_dir": str(self.run.path),
@@ -257,8 +275,12 @@ class Trainer:
         policy.train()
         total = torch.zeros((), device=acc.device)
         grad_norm = 0.0
+        seen: list[int] = []
         for _ in range(self.cfg.gradient_accumulation_steps):
-            batch = self.preprocessor(next(batches))
+            raw = next(batches)
+            if self.trace.enabled:
+                seen.extend(int(i) for i in raw["index"])
+            batch = self.preprocessor(raw)
             with acc.accumulate(policy):
                 with acc.autocast():
                     loss, _ = extract_loss(policy(batch), self.loss_key)
@@ -274,6 +296,7 @@ class Trainer:
         unwrapped = acc.unwrap_model(policy)
         if hasattr(unwrapped, "update"):
             unwrapped.update()
+        self.trace.write({"step": self.step + 1, "indices": seen})
         return total / self.cfg.gradient_accumulation_steps, grad_norm
 
     @torch.no_grad()
@@ -292,6 +315,7 @@ class Trainer:
                 n = next(v.shape[0] for v in batch.values() if isinstance(v, torch.Tensor))
                 sums += torch.stack([loss.detach().double() * n, torch.tensor(n, device=acc.device).double()])
         model.train()
+        self.trace.write({"step": self.step, "val_sum": sums[0].item(), "val_count": sums[1].item()})
         total = acc.gather_for_metrics(sums.unsqueeze(0)).reshape(-1, 2).sum(0)
         return (total[0] / total[1].clamp(min=1)).item()
 

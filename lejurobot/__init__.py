@@ -1,0 +1,1 @@
+"""Compatibility names from the original team README (`lejurobot.*`), backed by kuavo."""
