@@ -13,8 +13,8 @@ from kuavo_cli.cli.output import print_json, stderr_console
 from kuavo_cli.errors import KuavoError
 
 EXAMPLE = (
-    "Example: kuavo train templates/examples/config_single_gpu.yaml --steps 2000 --batch-size 16 "
-    "--set dataset.root=data/task1"
+    "Example: kuavo train configs/act_task1.yaml --steps 20 --batch-size 8 "
+    "--set dataset.root=data/task1_lerobot"
 )
 
 
