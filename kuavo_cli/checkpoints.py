@@ -15,8 +15,8 @@ Run folder layout written by `kuavo train` (a superset of lerobot's):
 from __future__ import annotations
 
 import contextlib
+import io
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any,
     from kuavo_cli.utils.logs import quiet_logs
 
     # lerobot prints "Loading weights from local directory" on stdout, which would corrupt `--json` output.
-    with quiet_logs(), contextlib.redirect_stdout(sys.stderr):
+    with quiet_logs(), contextlib.redirect_stdout(io.StringIO()):
         from lerobot.configs.policies import PreTrainedConfig
         from lerobot.policies import get_policy_class, make_pre_post_processors
 

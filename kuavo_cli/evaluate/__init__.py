@@ -1,0 +1,1 @@
+"""Offline evaluation of LeRobot policy checkpoints against held-out Kuavo demonstrations (`kuavo eval`)."""
