@@ -200,7 +200,7 @@ def test_default_episodes_are_the_ones_lerobot_train_held_out(
     assert doc["ranking"][0]["label"].startswith("trained@")  # still ahead on unseen episodes (~0.2 vs ~0.3)
     for row in doc["ranking"]:
         rep = json.loads(Path(row["report"]).read_text())
-        assert rep["episodes"] == HELD_OUT and "did not use" in rep["episodes_source"]
+        assert rep["episodes"] == HELD_OUT and "not in lerobot-train" in rep["episodes_source"]
 
 
 def test_diffusion_checkpoint_evaluates(
@@ -314,3 +314,33 @@ def test_run_folder_from_kuavo_train_uses_its_split_and_best(synthetic_dataset: 
     )
     assert rep["dataset"]["root"] == str(synthetic_dataset.resolve()) and rep["warnings"] == []
     assert (run / "eval" / f"{best_step:06d}" / "report.json").exists()
+
+
+def test_lerobot_eval_split_is_rebuilt_with_lerobots_rule(act_runs: dict[str, Path], tmp_path: Path) -> None:
+    from lerobot.datasets import LeRobotDatasetMetadata
+
+    from kuavo_cli.checkpoints import resolve_checkpoint
+    from kuavo_cli.evaluate.sources import choose_episodes, resolve_dataset
+
+    run = tmp_path / "run"
+    shutil.copytree(act_runs["fresh"], run, symlinks=True)
+    cfg_path = run / "checkpoints" / "last" / "pretrained_model" / "train_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["dataset"].update(
+        episodes=None, eval_split=0.34
+    )  # as `lerobot-train --dataset.eval_split=0.34` writes
+    cfg_path.write_text(json.dumps(cfg))
+    ref = resolve_checkpoint(run)
+    choice = resolve_dataset(ref, None)
+    meta = LeRobotDatasetMetadata(choice.repo_id, root=choice.root)
+    picked = choose_episodes(ref, choice, meta, None)
+    assert (
+        picked.episodes == [3, 4, 5] and "eval_split=0.34" in picked.source
+    )  # last ceil(6 * 0.34) of the task
+    assert picked.warnings == []
+
+    cfg["dataset"].update(eval_split=0.0)  # trained on everything: nothing is held out
+    cfg_path.write_text(json.dumps(cfg))
+    picked = choose_episodes(ref, choice, meta, None)
+    assert picked.episodes == list(range(6)) and picked.source == "all episodes"
+    assert "may include training episodes" in picked.warnings[0]

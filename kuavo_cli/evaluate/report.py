@@ -62,8 +62,8 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
         ("gripper open/close agreement", _pct(o["gripper_agreement"])),
         ("latency p50 / p95 / p99 (ms)", f"{_f(lat['p50_ms'], '.2f')} / {_f(lat['p95_ms'], '.2f')} / "
          f"{_f(lat['p99_ms'], '.2f')}"),
-        ("  ticks that ran the model (p50 ms)", f"{lat['model_calls']['n']} ({_f(lat['model_calls']['p50_ms'], '.2f')})"),
-        ("  ticks that popped the queue (p50 ms)", f"{lat['queue_pops']['n']} ({_f(lat['queue_pops']['p50_ms'], '.2f')})"),
+        ("  model ticks: count (p50 ms)", f"{lat['model_calls']['n']} ({_f(lat['model_calls']['p50_ms'], '.2f')})"),
+        ("  queue ticks: count (p50 ms)", f"{lat['queue_pops']['n']} ({_f(lat['queue_pops']['p50_ms'], '.2f')})"),
         ("control rate at p99 (Hz)", f"{_f(lat['control_rate_hz_p99'], '.1f')} vs {lat['recording_hz']:g} Hz "
          f"recorded ({'keeps up' if lat['realtime'] else 'TOO SLOW'})"),
         ("peak RSS (MB)", _f(mem["peak_rss_mb"], ".0f")),

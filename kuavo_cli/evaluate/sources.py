@@ -131,7 +131,7 @@ def choose_episodes(
         split = ref.split()
         if split and split.get("val_episodes"):
             eps = sorted(int(e) for e in split["val_episodes"])
-            return EpisodeChoice(eps, "held-out split (split.json val_episodes)")
+            return EpisodeChoice(eps, "held-out (split.json)")
         held_out = _lerobot_held_out(ref, meta)
         if held_out:
             return held_out
@@ -163,11 +163,11 @@ def _lerobot_held_out(ref: CheckpointRef, meta: Any) -> EpisodeChoice | None:
         for ep in base:
             by_task.setdefault(tasks[ep][0] if tasks[ep] else "", []).append(ep)
         held = [e for eps in by_task.values() for e in eps[len(eps) - math.ceil(len(eps) * eval_split) :]]
-        return EpisodeChoice(sorted(held), f"held-out split (lerobot-train eval_split={eval_split})")
+        return EpisodeChoice(sorted(held), f"held-out (lerobot-train eval_split={eval_split})")
     if cfg.get("episodes"):
         rest = sorted(set(range(meta.total_episodes)) - set(base))
         if rest:
-            return EpisodeChoice(rest, "episodes lerobot-train did not use (dataset.episodes)")
+            return EpisodeChoice(rest, "held-out (not in lerobot-train dataset.episodes)")
     return None
 
 
