@@ -164,6 +164,7 @@ def test_trained_act_beats_fresh_one(act_runs: dict[str, Path], tmp_path: Path) 
     reports = {r["checkpoint"]["label"].split("@")[0]: r for r in doc["reports"]}
     rep = reports["trained"]
     assert rep["episodes"] == [0, 1, 2, 3] and rep["episodes_source"] == "--episodes"
+    assert "[0, 1, 2, 3] were used to train" in rep["warnings"][0]  # the run records what it trained on
     assert rep["checkpoint"]["step"] == TRAIN_STEPS and rep["checkpoint"]["policy_type"] == "act"
     assert rep["overall"]["n_frames"] == 160 and len(rep["per_episode"]) == 4
     assert [j["name"] for j in rep["per_joint"]] == ACTION_NAMES_CLAW

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,9 @@ def checkpoint_label(ref: CheckpointRef) -> str:
 def default_out_dir(ref: CheckpointRef, label: str) -> Path:
     if ref.run_dir is not None:
         step = ref.step
-        return ref.run_dir / "eval" / (f"{step:06d}" if step is not None else ref.step_dir.resolve().name)
+        if step is not None:
+            return ref.run_dir / "eval" / f"{step:06d}"
+        return ref.run_dir / "eval" / (ref.step_dir.resolve().name if ref.step_dir else _safe(label))
     return Path("outputs") / "eval" / _safe(label)
 
 
@@ -213,7 +215,7 @@ def _chunking(cfg: Any) -> dict:
 
 
 def evaluate_many(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     dataset: str | None = None,
     episodes: str | None = None,
     device: str | None = None,
@@ -236,7 +238,7 @@ def evaluate_many(
     if len(reports) > 1:
         where = Path(out) if out is not None else Path("outputs") / "eval" / "comparison"
         where.mkdir(parents=True, exist_ok=True)
-        comparison = {
+        comparison: dict[str, Any] = {
             "ranking": ranking(reports),
             "warnings": comparison_warnings(reports),
             "out_dir": str(where),

@@ -53,7 +53,7 @@ def _pct(value: float | None) -> str:
 def summary_rows(report: dict) -> list[tuple[str, str]]:
     o, lat, mem = report["overall"], report["latency"], report["memory"]
     rows = [
-        ("episodes", f"{len(report['episodes'])} ({report['episodes_source']})"),
+        ("episodes", f"{len(report['episodes'])}, {report['episodes_source']}"),
         ("frames", str(o["n_frames"])),
         ("MSE (all 16 dims)", _f(o["mse"])),
         ("MAE", _f(o["mae"])),

@@ -125,7 +125,13 @@ def choose_episodes(
                 f"--episodes {episodes_arg}: episode(s) {bad} do not exist; {dataset.root} has {total} "
                 f"(0..{total - 1})"
             )
-        return EpisodeChoice(eps, "--episodes")
+        warnings = []
+        seen = sorted(set(eps) & _trained_on(ref, meta)) if dataset.is_training_dataset else []
+        if seen:
+            warnings.append(
+                f"episode(s) {seen} were used to train this checkpoint: their scores are optimistic"
+            )
+        return EpisodeChoice(eps, "--episodes", warnings)
 
     if dataset.is_training_dataset:
         split = ref.split()
@@ -148,6 +154,19 @@ def choose_episodes(
         [f"{why}: evaluating all {total} episodes, which may include training episodes (scores optimistic); "
          "pass --episodes to choose held-out ones"],
     )  # fmt: skip
+
+
+def _trained_on(ref: CheckpointRef, meta: Any) -> set[int]:
+    """Episodes the checkpoint saw in training, as far as the run records them (empty when unknown)."""
+    split = ref.split()
+    if split and split.get("train_episodes") is not None:
+        return {int(e) for e in split["train_episodes"]}
+    cfg = (lerobot_train_config(ref) or {}).get("dataset")
+    if cfg is None:
+        return set()
+    base = set(int(e) for e in cfg["episodes"]) if cfg.get("episodes") else set(range(meta.total_episodes))
+    held = _lerobot_held_out(ref, meta)
+    return base - set(held.episodes) if held else base
 
 
 def _lerobot_held_out(ref: CheckpointRef, meta: Any) -> EpisodeChoice | None:
