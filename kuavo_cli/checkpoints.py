@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kuavo_cli.errors import UsageError
+from kuavo_cli.errors import KuavoError, UsageError
 
 CHECKPOINTS_DIR = "checkpoints"
 PRETRAINED_DIR = "pretrained_model"
@@ -128,7 +128,10 @@ def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any,
         cfg.device = device
         if hasattr(cfg, "pretrained_backbone_weights"):
             cfg.pretrained_backbone_weights = None  # weights come from model.safetensors; no download
-        policy = get_policy_class(cfg.type).from_pretrained(ref.pretrained_dir, config=cfg)
+        try:
+            policy = get_policy_class(cfg.type).from_pretrained(ref.pretrained_dir, config=cfg)
+        except ImportError as err:  # lerobot's optional extras: its message names the pip command
+            raise KuavoError(f"cannot load a {cfg.type} policy: {err}") from err
         policy.to(device)
         policy.eval()
         pre, post = make_pre_post_processors(
