@@ -61,5 +61,5 @@ def eval_checkpoints(
 def register(app: typer.Typer) -> None:
     app.command(
         "eval",
-        epilog="Example: kuavo eval outputs/train/my_run outputs/train/other_run --device cuda",
+        epilog="Example: kuavo eval outputs/train/my_run outputs/train/other_run",
     )(eval_checkpoints)
