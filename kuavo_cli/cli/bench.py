@@ -1,16 +1,98 @@
-"""`kuavo bench` (not built yet)."""
+"""`kuavo bench`: kuavo's data pipeline and training vs lerobot's own, on the same data, as ratios."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from kuavo_cli.errors import KuavoError
+from kuavo_cli.cli.options import JsonOpt
+
+EXAMPLE = (
+    "Example: kuavo bench --episodes 2 --length 12 --size 64x48 --batch-size 2 --num-workers 0 --batches 2 "
+    "--no-train --out outputs/bench-smoke"
+)
 
 
-def bench() -> None:
-    """Not available yet in this version."""
-    raise KuavoError("`kuavo bench` is not implemented yet in this version")
+def _size(text: str) -> tuple[int, int]:
+    from kuavo_cli.errors import UsageError
+
+    try:
+        width, height = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size {text!r} is not WIDTHxHEIGHT", "e.g. --size 640x480") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise UsageError(f"--size {text}: width and height must be even and >= 16")
+    return height, width
+
+
+def bench(
+    dataset: Annotated[
+        Path | None,
+        typer.Option(help="Benchmark this LeRobot dataset folder instead of synthetic Kuavo data."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Work folder: data, caches, runs, report.json.")] = Path(
+        "outputs/bench"
+    ),
+    episodes: Annotated[int, typer.Option(min=2, help="Synthetic episodes.")] = 5,
+    length: Annotated[int, typer.Option(min=4, help="Frames per synthetic episode.")] = 100,
+    size: Annotated[str, typer.Option(help="Synthetic camera WIDTHxHEIGHT (Kuavo: 640x480).")] = "640x480",
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size for every variant.")] = 8,
+    num_workers: Annotated[int, typer.Option(min=0, help="DataLoader workers for every variant.")] = 2,
+    batches: Annotated[int, typer.Option(min=1, help="Timed batches per pipeline variant.")] = 30,
+    warmup: Annotated[int, typer.Option(min=1, help="Untimed batches first (worker start-up).")] = 3,
+    steps: Annotated[int, typer.Option(min=2, help="Training steps per tool.")] = 30,
+    log_freq: Annotated[
+        int, typer.Option(min=1, help="Training log window (the first one is dropped).")
+    ] = 10,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Pipeline repeats (interleaved; the median is kept).")
+    ] = 1,
+    mode: Annotated[
+        list[str] | None,
+        typer.Option(help="Pipeline mode: cpu, gpu, gpu-host (repeatable; default by device)."),
+    ] = None,
+    pipeline: Annotated[
+        bool, typer.Option("--pipeline/--no-pipeline", help="Run the data pipeline part.")
+    ] = True,
+    train: Annotated[bool, typer.Option("--train/--no-train", help="Run the training part.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure kuavo vs lerobot: data pipeline samples/s, training samples/s, peak memory (as ratios)."""
+    from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
+    from kuavo_cli.data.bench import BenchOptions, render_report, run_benchmark
+    from kuavo_cli.errors import UsageError
+
+    for m in mode or []:
+        if m not in ("cpu", "gpu", "gpu-host"):
+            raise UsageError(f"--mode {m!r}: use cpu, gpu or gpu-host")
+    if dataset is not None and not (dataset / "meta" / "info.json").is_file():
+        raise UsageError(f"--dataset {dataset} is not a LeRobot dataset (no meta/info.json)")
+    opts = BenchOptions(
+        dataset=dataset,
+        work_dir=out,
+        episodes=episodes,
+        length=length,
+        size=_size(size),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        batches=batches,
+        warmup=warmup,
+        train_steps=steps,
+        log_freq=log_freq,
+        repeats=repeats,
+        modes=mode or None,
+        pipeline=pipeline,
+        train=train,
+    )
+    log = stderr_console()
+    report = run_benchmark(opts, log=lambda msg: log.print(f"[dim]{msg}[/dim]"))
+    if json_out:
+        print_json(report)
+    else:
+        render_report(report, stdout_console())
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bench", epilog="Example: kuavo bench --help")(bench)
+    app.command("bench", epilog=EXAMPLE)(bench)

@@ -40,6 +40,14 @@ class DatasetSection(StrictModel):
     use_imagenet_stats: bool = Field(True, description="Normalise camera images with ImageNet statistics.")
     image_transforms: bool = Field(False, description="Enable lerobot's random image augmentations for training.")
     tolerance_s: float = Field(1e-4, gt=0, description="Timestamp tolerance when reading frames (seconds).")
+    cache: bool = Field(
+        False,
+        description="Decode every camera frame once into a memory-mapped uint8 cache on disk (`kuavo cache`), "
+        "then train from it: same items, no video decoding per sample. Needs frames x 3 x H x W bytes of disk.",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Folder for frame caches (default $KUAVO_CACHE_DIR or ~/.cache/kuavo/frames)."
+    )
 
     @model_validator(mode="after")
     def _episodes_valid(self) -> DatasetSection:

@@ -16,6 +16,7 @@ import torch
 from rich.console import Console
 
 from kuavo_cli.config.models import DistributedTrainConfig, TrainPipelineConfigLejuRobot
+from kuavo_cli.data.batch import images_to_float
 from kuavo_cli.errors import KuavoError
 from kuavo_cli.train import checkpointing as ckpt
 from kuavo_cli.train import data, lerobot_bridge
@@ -280,7 +281,7 @@ class Trainer:
             raw = next(batches)
             if self.trace.enabled:
                 seen.extend(int(i) for i in raw["index"])
-            batch = self.preprocessor(raw)
+            batch = self.preprocessor(images_to_float(raw, acc.device))
             with acc.accumulate(policy):
                 with acc.autocast():
                     loss, _ = extract_loss(policy(batch), self.loss_key)
@@ -310,7 +311,7 @@ class Trainer:
         with torch.random.fork_rng(devices=devices), acc.autocast():  # validation must not shift training RNG
             torch.manual_seed(self.cfg.seed or 0)
             for batch in self.val_loader:
-                batch = self.preprocessor(batch)
+                batch = self.preprocessor(images_to_float(batch, acc.device))
                 loss, _ = extract_loss(model.forward(batch), self.loss_key)
                 n = next(v.shape[0] for v in batch.values() if isinstance(v, torch.Tensor))
                 sums += torch.stack([loss.detach().double() * n, torch.tensor(n, device=acc.device).double()])

@@ -1,0 +1,343 @@
+"""`kuavo bench` / benchmarks/bench_pipeline.py: kuavo's data pipeline and training vs lerobot's, in one run.
+
+1. data pipeline samples/s (and CPU ms per sample) of plain LeRobotDataset + DataLoader vs kuavo, uncached
+   and with the decoded-frame cache (kuavo_cli/data/bench_pipeline.py, one subprocess per variant);
+2. training samples/s of `lerobot-train` vs `kuavo train` (kuavo_cli/data/bench_train.py);
+3. peak RSS / PSS (and GPU memory with CUDA) of every subprocess tree.
+All as ratios over lerobot. On a synthetic Kuavo dataset at the real resolution unless one is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kuavo_cli.data.bench_memory import TreeMemorySampler
+
+SMALL_ACT: dict[str, Any] = {
+    "type": "act",
+    "chunk_size": 100,  # ACT's default chunk: 100 action delta timestamps per sample
+    "n_action_steps": 100,
+    "dim_model": 256,
+    "n_heads": 8,
+    "dim_feedforward": 1024,
+    "n_encoder_layers": 2,
+    "n_decoder_layers": 1,
+    "pretrained_backbone_weights": None,  # no download; compute is the same as with ImageNet weights
+}
+TARGETS = {"pipeline_cache": 3.0, "pipeline_nocache": 1.2, "train": 1.3}
+
+
+@dataclass
+class BenchOptions:
+    dataset: Path | None = None  # an existing LeRobot dataset; default: synthetic Kuavo data in work_dir
+    work_dir: Path = Path("outputs/bench")
+    repo_id: str = "kuavo/bench"
+    episodes: int = 5
+    length: int = 100
+    size: tuple[int, int] = (480, 640)  # (height, width) of the synthetic cameras
+    batch_size: int = 8
+    num_workers: int = 2
+    batches: int = 30
+    warmup: int = 3
+    train_steps: int = 30
+    log_freq: int = 10
+    repeats: int = 1
+    policy: dict[str, Any] = field(default_factory=lambda: dict(SMALL_ACT))
+    pipeline: bool = True
+    train: bool = True
+    modes: list[str] | None = None  # pipeline modes; default gpu with CUDA, else cpu and gpu-host
+    cache_dir: Path | None = None  # default <work_dir>/frame-cache
+
+
+def machine_info() -> dict[str, Any]:
+    import lerobot
+    import torch
+    import torchcodec
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch": torch.__version__,
+        "lerobot": lerobot.__version__,
+        "torchcodec": torchcodec.__version__,
+        "cuda": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def prepare_dataset(opts: BenchOptions, log: Callable[[str], None]) -> Path:
+    if opts.dataset is not None:
+        return Path(opts.dataset)
+    from kuavo_cli.data.synthetic import SyntheticSpec, make_synthetic_dataset
+
+    h, w = opts.size
+    root = Path(opts.work_dir) / f"dataset-{opts.episodes}x{opts.length}-{w}x{h}"
+    if (root / "meta" / "info.json").exists():
+        return root
+    log(
+        f"generating synthetic Kuavo data: {opts.episodes} episodes x {opts.length} frames, 3 cameras {w}x{h}"
+    )
+    spec = SyntheticSpec(num_episodes=opts.episodes, episode_length=opts.length, image_size=opts.size)
+    return make_synthetic_dataset(root, spec, overwrite=False)
+
+
+def build_cache(root: Path, cache_dir: Path) -> dict[str, Any]:
+    from lerobot.datasets import LeRobotDatasetMetadata
+
+    from kuavo_cli.data.frame_cache import ensure_frame_cache_with_bar
+    from kuavo_cli.utils.logs import quiet_logs
+
+    with quiet_logs():
+        meta = LeRobotDatasetMetadata("kuavo/bench", root=root)
+    start = time.perf_counter()
+    result = ensure_frame_cache_with_bar(root, meta, cache_dir, force=True)
+    return {
+        "seconds": round(time.perf_counter() - start, 2),
+        "frames": result.num_frames,
+        "bytes": result.bytes,
+        "path": str(result.path),
+    }
+
+
+def _pipeline_once(
+    variant: str, mode: str, root: Path, opts: BenchOptions, cache_dir: Path
+) -> dict[str, Any]:
+    out = Path(opts.work_dir) / f"pipeline-{variant}-{mode}.json"
+    out.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "kuavo_cli.data.bench_pipeline",
+        variant,
+        str(root),
+        "--policy",
+        json.dumps(opts.policy),
+        "--batch-size",
+        str(opts.batch_size),
+        "--num-workers",
+        str(opts.num_workers),
+        "--batches",
+        str(opts.batches),
+        "--warmup",
+        str(opts.warmup),
+        "--cache-dir",
+        str(cache_dir),
+        "--mode",
+        mode,
+        "--out",
+        str(out),
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SVT_LOG": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    with TreeMemorySampler(proc.pid, gpu=mode == "gpu") as sampler:
+        output, _ = proc.communicate()
+    if proc.returncode != 0 or not out.exists():
+        return {"variant": variant, "mode": mode, "ok": False, "error_tail": output[-1500:]}
+    return {**json.loads(out.read_text()), "ok": True, **sampler.result()}
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    good = [r for r in runs if r.get("ok")]
+    if not good:
+        return runs[-1]
+    best = dict(good[0])
+    for key in ("samples_per_s", "cpu_ms_per_sample", "main_cpu_ms_per_sample", "peak_rss_mb", "peak_pss_mb"):
+        values = [r[key] for r in good if r.get(key) is not None]
+        if values:
+            best[key] = statistics.median(values)
+    best["repeats"] = [round(r["samples_per_s"], 2) for r in good]
+    return best
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def run_pipeline(
+    root: Path, opts: BenchOptions, cache_dir: Path, log: Callable[[str], None]
+) -> dict[str, Any]:
+    import torch
+
+    modes = opts.modes or (["gpu"] if torch.cuda.is_available() else ["cpu", "gpu-host"])
+    results: dict[str, Any] = {}
+    for mode in modes:
+        runs: dict[str, list[dict[str, Any]]] = {"lerobot": [], "kuavo": [], "kuavo-cache": []}
+        for _ in range(opts.repeats):  # interleaved, so a change in machine load hits every variant alike
+            for variant in runs:
+                log(f"pipeline ({mode} mode): {variant}")
+                runs[variant].append(_pipeline_once(variant, mode, root, opts, cache_dir))
+        per = {v: _median_of(r) for v, r in runs.items()}
+        base = per["lerobot"]
+        ratios = {}
+        for v in ("kuavo", "kuavo-cache"):
+            ratios[v] = {
+                "samples_per_s": _ratio(per[v].get("samples_per_s"), base.get("samples_per_s")),
+                # CPU-cost ratio: lerobot's CPU ms per sample / ours (higher = cheaper), load-independent.
+                "cpu_efficiency": _ratio(base.get("cpu_ms_per_sample"), per[v].get("cpu_ms_per_sample")),
+                "peak_pss": _ratio(per[v].get("peak_pss_mb"), base.get("peak_pss_mb")),
+            }
+        results[mode] = {"variants": per, "ratios_vs_lerobot": ratios}
+    return results
+
+
+def run_training_bench(root: Path, opts: BenchOptions, log: Callable[[str], None]) -> dict[str, Any]:
+    import torch
+
+    from kuavo_cli.data.bench_train import run_training
+
+    cuda = torch.cuda.is_available()
+    work = Path(opts.work_dir)
+    runs = {}
+    for variant in ("lerobot-train", "kuavo", "kuavo-cache"):
+        log(f"training {variant}: {opts.train_steps} steps, batch {opts.batch_size}")
+        runs[variant] = run_training(variant, root, opts, work, cuda)
+    base = runs["lerobot-train"]
+    ratios = {
+        v: {
+            "samples_per_s": _ratio(runs[v].get("samples_per_s"), base.get("samples_per_s")),
+            "peak_rss": _ratio(runs[v].get("peak_rss_mb"), base.get("peak_rss_mb")),
+            "peak_pss": _ratio(runs[v].get("peak_pss_mb"), base.get("peak_pss_mb")),
+            "peak_gpu": _ratio(runs[v].get("peak_gpu_mb"), base.get("peak_gpu_mb")),
+            "wall": _ratio(base.get("wall_s"), runs[v].get("wall_s")),
+        }
+        for v in ("kuavo", "kuavo-cache")
+    }
+    return {"runs": runs, "ratios_vs_lerobot": ratios}
+
+
+def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for mode, res in report.get("pipeline", {}).items():
+        for variant, key in (("kuavo-cache", "pipeline_cache"), ("kuavo", "pipeline_nocache")):
+            got = res["ratios_vs_lerobot"][variant]["samples_per_s"]
+            rows.append({"target": f"pipeline {variant} ({mode})", "want": TARGETS[key], "got": got,
+                         "met": got is not None and got >= TARGETS[key]})  # fmt: skip
+    train = report.get("train")
+    if train:
+        for variant in ("kuavo", "kuavo-cache"):
+            got = train["ratios_vs_lerobot"][variant]["samples_per_s"]
+            rows.append({"target": f"train {variant}", "want": TARGETS["train"], "got": got,
+                         "met": got is not None and got >= TARGETS["train"]})  # fmt: skip
+        mem = train["ratios_vs_lerobot"]["kuavo"]["peak_pss"]
+        rows.append({"target": "train kuavo peak PSS (no cache)", "want": "<= 1.0", "got": mem,
+                     "met": mem is not None and mem <= 1.0})  # fmt: skip
+    return rows
+
+
+def run_benchmark(opts: BenchOptions, log: Callable[[str], None] = lambda msg: None) -> dict[str, Any]:
+    work = Path(opts.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"machine": machine_info(), "load_average_before": load_average()}
+    root = prepare_dataset(opts, log)
+    cache_dir = Path(opts.cache_dir or work / "frame-cache")
+    opts.cache_dir = cache_dir
+    report["options"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    report["dataset"] = _dataset_info(root)
+    log("building the decoded-frame cache")
+    report["cache_build"] = build_cache(root, cache_dir)
+    if opts.pipeline:
+        report["pipeline"] = run_pipeline(root, opts, cache_dir, log)
+    if opts.train:
+        report["train"] = run_training_bench(root, opts, log)
+    report["targets"] = check_targets(report)
+    report["load_average_after"] = load_average()
+    (work / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    return report
+
+
+def _dataset_info(root: Path) -> dict[str, Any]:
+    info = json.loads((root / "meta" / "info.json").read_text())
+    cams = {k: v["shape"] for k, v in info["features"].items() if v.get("dtype") == "video"}
+    return {"root": str(root), "episodes": info["total_episodes"], "frames": info["total_frames"],
+            "fps": info["fps"], "cameras": cams}  # fmt: skip
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render_report(report: dict[str, Any], console: Any) -> None:
+    """Human tables: absolute numbers, then ratios over lerobot, then the targets."""
+    from rich.table import Table
+
+    m = report["machine"]
+    console.print(
+        f"Machine: {m['cpu_count']} CPUs ({m['usable_cpus']} usable), {'GPU ' + m['gpu'] if m['cuda'] else 'no GPU'}"
+        f"; torch {m['torch']}, lerobot {m['lerobot']}, torchcodec {m['torchcodec']}; "
+        f"load average {report['load_average_before']} -> {report['load_average_after']}"
+    )
+    d = report["dataset"]
+    console.print(
+        f"Dataset: {d['episodes']} episodes, {d['frames']} frames, {d['fps']} fps, cameras {d['cameras']}"
+    )
+    c = report["cache_build"]
+    console.print(f"Frame cache: built in {c['seconds']} s, {c['bytes'] / 1e9:.2f} GB ({c['frames']} frames)")
+    for mode, res in report.get("pipeline", {}).items():
+        table = Table(title=f"Data pipeline ({mode} mode): samples/s delivered to the training loop")
+        for col in (
+            "variant",
+            "samples/s",
+            "x lerobot",
+            "CPU ms/sample",
+            "CPU x",
+            "1st batch s",
+            "peak PSS MB",
+        ):
+            table.add_column(col, justify="right")
+        for variant, r in res["variants"].items():
+            ratio = res["ratios_vs_lerobot"].get(variant, {})
+            table.add_row(
+                variant,
+                _fmt(r.get("samples_per_s")),
+                _fmt(ratio.get("samples_per_s"), 2) if ratio else "1.00",
+                _fmt(r.get("cpu_ms_per_sample")),
+                _fmt(ratio.get("cpu_efficiency"), 2) if ratio else "1.00",
+                _fmt(r.get("first_batch_s")),
+                _fmt(r.get("peak_pss_mb"), 0),
+            )
+        console.print(table)
+    train = report.get("train")
+    if train:
+        table = Table(title="Training (steady state, start-up excluded)")
+        for col in ("tool", "samples/s", "x lerobot-train", "wall s", "start-up s", "peak RSS MB", "peak PSS MB",
+                    "peak GPU MB"):  # fmt: skip
+            table.add_column(col, justify="right")
+        for tool, r in train["runs"].items():
+            ratio = train["ratios_vs_lerobot"].get(tool, {})
+            table.add_row(
+                tool if r.get("ok") else f"{tool} (FAILED, see {r.get('log')})",
+                _fmt(r.get("samples_per_s"), 2),
+                _fmt(ratio.get("samples_per_s"), 2) if ratio else "1.00",
+                _fmt(r.get("wall_s")),
+                _fmt(r.get("startup_s")),
+                _fmt(r.get("peak_rss_mb"), 0),
+                _fmt(r.get("peak_pss_mb"), 0),
+                _fmt(r.get("peak_gpu_mb"), 0),
+            )
+        console.print(table)
+    table = Table(title="Targets")
+    for col in ("target", "want", "got", "met"):
+        table.add_column(col)
+    for row in report["targets"]:
+        table.add_row(row["target"], f">= {row['want']}" if isinstance(row["want"], float) else row["want"],
+                      _fmt(row["got"], 2), "yes" if row["met"] else "NO")  # fmt: skip
+    console.print(table)
