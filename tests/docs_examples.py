@@ -222,6 +222,15 @@ def prep_cache(tmp: Path, request, monkeypatch) -> Check:
     return check
 
 
+def prep_bench(tmp: Path, request, monkeypatch) -> Check:
+    def check(result: Result, cwd: Path) -> None:
+        _ok(result)
+        report = json.loads((cwd / "outputs/bench-smoke/report.json").read_text())
+        assert all(run["ok"] for run in report["pipeline"]["cpu"]["variants"].values())
+
+    return check
+
+
 def prep_help_only(tmp: Path, request, monkeypatch) -> Check:
     def check(result: Result, cwd: Path) -> None:
         _ok(result)
@@ -244,4 +253,5 @@ SCENARIOS: dict[str, Callable[..., Check]] = {
     "export": prep_export,
     "doctor": prep_doctor,
     "cache": prep_cache,
+    "bench": prep_bench,
 }

@@ -11,7 +11,7 @@ from kuavo_cli.cli.options import JsonOpt
 
 EXAMPLE = (
     "Example: kuavo bench --episodes 2 --length 12 --size 64x48 --batch-size 2 --num-workers 0 --batches 2 "
-    "--no-train --out outputs/bench-smoke"
+    "--mode cpu --no-train --out outputs/bench-smoke  (a smoke run; docs/performance.md has the real one)"
 )
 
 
@@ -25,6 +25,26 @@ def _size(text: str) -> tuple[int, int]:
     if width < 16 or height < 16 or width % 2 or height % 2:
         raise UsageError(f"--size {text}: width and height must be even and >= 16")
     return height, width
+
+
+def _policy(text: str | None) -> dict | None:
+    import json
+
+    from kuavo_cli.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        section = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UsageError(
+            f"--policy is not JSON: {err}", 'e.g. --policy \'{"type": "act", "dim_model": 64}\''
+        ) from None
+    if not isinstance(section, dict) or section.get("type", "act") != "act":
+        raise UsageError(
+            "--policy must be a JSON object of an ACT policy section", "the comparison is for ACT"
+        )
+    return {"type": "act", **section}
 
 
 def bench(
@@ -53,6 +73,10 @@ def bench(
         list[str] | None,
         typer.Option(help="Pipeline mode: cpu, gpu, gpu-host (repeatable; default by device)."),
     ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(help="Policy section as JSON (default: a small ACT with ACT's 100-action chunk)."),
+    ] = None,
     pipeline: Annotated[
         bool, typer.Option("--pipeline/--no-pipeline", help="Run the data pipeline part.")
     ] = True,
@@ -67,6 +91,7 @@ def bench(
     for m in mode or []:
         if m not in ("cpu", "gpu", "gpu-host"):
             raise UsageError(f"--mode {m!r}: use cpu, gpu or gpu-host")
+    policy_section = _policy(policy)
     if dataset is not None and not (dataset / "meta" / "info.json").is_file():
         raise UsageError(f"--dataset {dataset} is not a LeRobot dataset (no meta/info.json)")
     opts = BenchOptions(
@@ -86,6 +111,8 @@ def bench(
         pipeline=pipeline,
         train=train,
     )
+    if policy_section is not None:
+        opts.policy = policy_section
     log = stderr_console()
     report = run_benchmark(opts, log=lambda msg: log.print(f"[dim]{msg}[/dim]"))
     if json_out:

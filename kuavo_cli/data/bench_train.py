@@ -42,7 +42,7 @@ def lerobot_command(root: Path, policy: dict[str, Any], opts: Any, out_dir: Path
         str(exe),
         f"--dataset.repo_id={opts.repo_id}",
         f"--dataset.root={root}",
-        *(f"--policy.{k}={_flag(v)}" for k, v in policy.items()),
+        *(f"--policy.{k}={_flag(v)}" for k, v in policy.items() if k != "device"),
         "--policy.push_to_hub=false",
         f"--policy.device={'cuda' if cuda else 'cpu'}",
         f"--steps={opts.train_steps}",
