@@ -146,6 +146,8 @@ class BagSpec:
     arm_traj_topic: str = "/kuavo_arm_traj"
     omit: tuple[str, ...] = ()  # topics not written at all
     end_early: dict[str, float] = field(default_factory=dict)  # topic -> seconds its stream stops early
+    texture: bool = False  # camera images with moving detail (benchmarks), instead of flat colours
+    compression: str | None = None  # None | "lz4" | "bz2" (rosbag chunk compression)
 
 
 @dataclass
@@ -332,6 +334,8 @@ def write_bag(path: Path, spec: BagSpec | None = None) -> BagTruth:
         def colour(i: int, t: int, topic=topic):
             rgb = np.zeros((h, w, 3), dtype=np.uint8)
             rgb[:] = PALETTE[i % len(PALETTE)]
+            if spec.texture:
+                rgb[:] = _texture(h, w, i, hash(topic) % 97)
             ok, jpg = cv2.imencode(
                 ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
             )
@@ -363,7 +367,10 @@ def write_bag(path: Path, spec: BagSpec | None = None) -> BagTruth:
     msgs.sort(key=lambda x: (x[0], x[1]))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with Writer(path) as writer:
+    writer = Writer(path)
+    if spec.compression:
+        writer.set_compression(Writer.CompressionFormat[spec.compression.upper()])
+    with writer:
         conns = {}
         for _, topic, msgtype, _msg in msgs:
             if topic not in conns:
@@ -372,6 +379,16 @@ def write_bag(path: Path, spec: BagSpec | None = None) -> BagTruth:
         for t, topic, msgtype, msg in msgs:
             writer.write(conns[topic], t, store.serialize_ros1(msg, msgtype))
     return BagTruth(path=path, spec=spec, times=times)
+
+
+def _texture(h: int, w: int, i: int, seed: int) -> np.ndarray:
+    """A camera-like frame: smooth moving shapes plus sensor noise (costs like real footage to code)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 110 + 60 * np.sin(xx / 23 + i / 9 + seed) * np.cos(yy / 17 - i / 13)
+    disc = ((xx - w * (0.5 + 0.3 * np.sin(i / 20))) ** 2 + (yy - h / 2) ** 2) < (h / 6) ** 2
+    noise = np.random.default_rng(i * 131 + seed).normal(0, 6, (h, w))
+    img = np.stack([base + noise, base * 0.8 + 40 * disc + noise, 200 * disc + noise], axis=-1)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 # ---- broken bags -------------------------------------------------------------------------------------------

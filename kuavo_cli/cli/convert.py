@@ -58,6 +58,10 @@ def convert(
     gripper: Annotated[str | None, typer.Option(help=_help("gripper"))] = None,
     size: Annotated[str | None, typer.Option(help=_help("size"))] = None,
     vcodec: Annotated[str | None, typer.Option(help=_help("vcodec"))] = None,
+    streaming_encoding: Annotated[
+        bool | None,
+        typer.Option("--streaming-encoding/--no-streaming-encoding", help=_help("streaming_encoding")),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help=_help("workers"))] = None,
     limit: Annotated[int | None, typer.Option(help=_help("limit"))] = None,
     strict: Annotated[bool | None, typer.Option("--strict", help=_help("strict"))] = None,
@@ -76,11 +80,22 @@ def convert(
 
     from kuavo_cli.convert.pipeline import convert_bags
 
-    flags = {
-        "task_description": task_description, "repo_id": repo_id, "fps": fps, "camera_fps": camera_fps,
-        "drop_frames": drop_frames, "depth": depth, "arms": arms, "gripper": gripper, "size": size,
-        "vcodec": vcodec, "workers": workers, "limit": limit, "strict": strict,
-    }  # fmt: skip
+    flags = dict(
+        task_description=task_description,
+        repo_id=repo_id,
+        fps=fps,
+        camera_fps=camera_fps,
+        drop_frames=drop_frames,
+        depth=depth,
+        arms=arms,
+        gripper=gripper,
+        size=size,
+        vcodec=vcodec,
+        streaming_encoding=streaming_encoding,
+        workers=workers,
+        limit=limit,
+        strict=strict,
+    )
     cfg = build_config(config, flags)
     err = stderr_console()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

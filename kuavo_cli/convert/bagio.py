@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,35 @@ def sanitize_msgdef(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+CHUNK_CACHE = 8
+
+
+def _cache_chunks(reader: Any) -> None:
+    """Keep the last few decompressed chunks. Pass 2 walks one cursor per topic; the cursors interleave
+    around the same time, and rosbags' reader keeps only its current chunk, so a compressed (bz2) bag
+    would be decompressed again at nearly every step: measured 258 s instead of 4 s for a 10 s bag."""
+    cache: OrderedDict[int, bytes] = OrderedDict()
+
+    def cached(pos: int, decompress):
+        def run(raw: bytes) -> bytes:
+            hit = cache.get(pos)
+            if hit is None:
+                hit = cache[pos] = decompress(raw)
+                while len(cache) > CHUNK_CACHE:
+                    cache.popitem(last=False)
+            else:
+                cache.move_to_end(pos)
+            return hit
+
+        return run
+
+    # With another rosbags layout this is skipped: still correct, only slower on compressed bags.
+    with contextlib.suppress(AttributeError, TypeError):
+        reader.chunks = {
+            pos: c._replace(decompressor=cached(pos, c.decompressor)) for pos, c in reader.chunks.items()
+        }
+
+
 class Bag:
     """An open bag: topics, their message types and record times, and typed messages on demand."""
 
@@ -57,6 +88,7 @@ class Bag:
             raise SkipBag(f"unreadable bag ({text.rstrip('.')}); it is probably truncated") from err
         except (OSError, ValueError) as err:
             raise SkipBag(f"unreadable bag: {err}") from err
+        _cache_chunks(self._reader)
         self._conns: dict[str, list[Any]] = {}
         for conn in self._reader.connections:
             self._conns.setdefault(conn.topic, []).append(conn)

@@ -29,6 +29,7 @@ OUTPUT_FIELDS = (
     "gripper",
     "size",
     "vcodec",
+    "streaming_encoding",
 )
 
 
@@ -64,6 +65,11 @@ class ConvertConfig(BaseModel):
     size: str = Field("640x480", description="Stored image size WIDTHxHEIGHT (images are resized to it).")
     vcodec: str = Field(
         "libsvtav1", description="Video codec of lerobot's writer (libsvtav1 = AV1, official)."
+    )
+    streaming_encoding: bool = Field(
+        True,
+        description="Encode videos while frames stream in (lerobot's streaming encoder, 2-3x faster); "
+        "off = PNG files first, then encode, as the official converter. Same codec settings either way.",
     )
     workers: int | None = Field(
         None, ge=1, description="Parallel worker processes (default: CPU count, at most one per bag)."

@@ -200,8 +200,6 @@ def convert_bags(
         bags = bags[: cfg.limit]
     repo_id = cfg.repo_id or default_repo_id(inputs, out)
     staging = _prepare_staging(out, cfg, resume, force)
-    workers = cfg.worker_count(len(bags))
-    summary = ConvertSummary(out=out, repo_id=repo_id, workers=workers, staging=staging)
 
     results: dict[int, BagResult] = {}
     jobs = []
@@ -215,9 +213,12 @@ def convert_bags(
                 order, str(path), key, "converted", frames=prov["frames"], family=record["family"],
                 provenance=prov, reused=True,
             )  # fmt: skip
-            continue
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        jobs.append(BagJob(order, str(path), key, str(staging), repo_id, cfg.model_dump(), threads))
+        else:
+            jobs.append(BagJob(order, str(path), key, str(staging), repo_id, cfg.model_dump()))
+    workers = cfg.worker_count(len(jobs))
+    for job in jobs:  # split the cores between the workers' video encoders
+        job.encoder_threads = max(1, (os.cpu_count() or 1) // workers)
+    summary = ConvertSummary(out=out, repo_id=repo_id, workers=workers, staging=staging)
 
     done = len(results)
     if progress:
@@ -240,6 +241,9 @@ def convert_bags(
         merge_episodes(summary, cfg, staging)
         summary.merge_seconds = time.perf_counter() - merge_start
         summary.written = True
+        summary.staging = None
+    elif not any((staging / "episodes").iterdir()):
+        shutil.rmtree(staging, ignore_errors=True)  # nothing worth resuming
         summary.staging = None
     summary.seconds = time.perf_counter() - start
     return summary

@@ -127,6 +127,8 @@ def write_episode(
             use_videos=True,
             rgb_encoder=RGBEncoderConfig(vcodec=cfg.vcodec),
             encoder_threads=encoder_threads,
+            streaming_encoding=cfg.streaming_encoding,
+            encoder_queue_maxsize=8,  # frames waiting per camera: bounds memory when encoding lags
         )
         try:
             for frame in iter_frames(bag, plan, cfg):
