@@ -40,7 +40,7 @@ def test_two_cpu_processes_shard_once_and_agree(synthetic_dataset: Path, tmp_pat
     assert checksums[0] == pytest.approx(checksums[1], rel=1e-9, abs=1e-9)  # DDP kept the replicas equal
     val = read_metrics(run, "val")
     for step, reported in val.items():  # the reported loss is the mean over all samples of both ranks
-        parts = [next(rec for rec in rank if rec.get("step") == step and "val_sum" in rec) for rank in ranks]
+        parts = [next(r for r in rank if r.get("step") == step and "val_sum" in r) for rank in ranks]
         expected = sum(p["val_sum"] for p in parts) / sum(p["val_count"] for p in parts)
         assert reported == pytest.approx(expected, rel=1e-6)
         assert all(p["val_count"] > 0 for p in parts)

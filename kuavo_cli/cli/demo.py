@@ -27,7 +27,9 @@ def demo_data(
     length: Annotated[int, typer.Option(help="Frames per episode (10 fps).")] = 60,
     size: Annotated[str, typer.Option(help="Camera size WIDTHxHEIGHT (the real data is 640x480).")] = "64x48",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = 0,
-    vcodec: Annotated[str, typer.Option(help="Video codec: libsvtav1 (as the real data) or h264.")] = "libsvtav1",
+    vcodec: Annotated[
+        str, typer.Option(help="Video codec: libsvtav1 (as the real data) or h264.")
+    ] = "libsvtav1",
     repo_id: Annotated[str, typer.Option(help="repo_id recorded in the dataset.")] = "kuavo/synthetic",
     force: ForceOpt = False,
     json_out: JsonOpt = False,

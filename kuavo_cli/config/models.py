@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kuavo_cli.config.policy import PolicySection
 from kuavo_cli.convert.config import ConvertConfig
@@ -30,7 +30,8 @@ class DatasetSection(StrictModel):
         description="Hub repo id of a LeRobot dataset, or a name for a local one given by `root`.",
     )
     root: Path | None = Field(
-        None, description="Local folder of the LeRobot dataset (meta/info.json inside). Never downloads when set."
+        None,
+        description="Local folder of the LeRobot dataset (meta/info.json inside). Never downloads when set.",
     )
     episodes: list[int] | None = Field(None, description="Only these episode indices (default: all).")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) of the dataset.")
@@ -38,7 +39,9 @@ class DatasetSection(StrictModel):
         None, description="Video decoder; default torchcodec when it loads, else pyav."
     )
     use_imagenet_stats: bool = Field(True, description="Normalise camera images with ImageNet statistics.")
-    image_transforms: bool = Field(False, description="Enable lerobot's random image augmentations for training.")
+    image_transforms: bool = Field(
+        False, description="Enable lerobot's random image augmentations for training."
+    )
     tolerance_s: float = Field(1e-4, gt=0, description="Timestamp tolerance when reading frames (seconds).")
     cache: bool = Field(
         False,
@@ -123,7 +126,9 @@ class TrainPipelineConfigLejuRobot(StrictModel):
     only_last_best: bool = Field(True, description="Keep only the `last` and `best` checkpoints.")
     num_eval_batches: int = Field(50, gt=0, description="Validation batches per evaluation.")
     seed: int | None = Field(1000, description="Random seed (split, sampling, init).")
-    output_dir: Path | None = Field(None, description="Run folder (default outputs/train/<date>_<job_name>).")
+    output_dir: Path | None = Field(
+        None, description="Run folder (default outputs/train/<date>/<time>_<job_name>)."
+    )
     job_name: str | None = Field(None, description="Run name (default <policy>_<dataset>).")
     resume: bool | Path = Field(
         False, description="Resume: true = from output_dir, or a run / checkpoint folder to continue."
@@ -136,6 +141,12 @@ class TrainPipelineConfigLejuRobot(StrictModel):
     convert: ConvertConfig | None = Field(
         None, description="Options of `kuavo convert` (see docs/convert.md), kept with the run config."
     )
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_no_is_false(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `no` as false; the user meant the string.
+        return "no" if value is False else value
 
     @model_validator(mode="after")
     def _scheduler_steps(self) -> TrainPipelineConfigLejuRobot:
@@ -163,7 +174,9 @@ class DistributedTrainConfig(TrainPipelineConfigLejuRobot):
     enable_profiling: bool = Field(False, description="Write a torch.profiler trace.")
     profiling_warmup_steps: int = Field(5, ge=0, description="Profiler warm-up steps.")
     profiling_active_steps: int = Field(10, gt=0, description="Profiler active (recorded) steps.")
-    profiling_output_dir: Path | None = Field(None, description="Trace folder (default <output_dir>/profiling).")
+    profiling_output_dir: Path | None = Field(
+        None, description="Trace folder (default <output_dir>/profiling)."
+    )
 
     def effective_batch_size(self, num_processes: int | None = None) -> int:
         return self.batch_size * (num_processes or self.gpus) * self.gradient_accumulation_steps

@@ -198,6 +198,10 @@ class Trainer:
         last_saved: Path | None = None
         val_loss = None
         progress = make_progress(self.console, self.is_main)
+        if self.step == 0:  # the untrained baseline, so every run shows how far training moved it
+            initial = self.validate()
+            self.metrics.write({"step": 0, "split": "val", "loss": initial, "best": False, "initial": True})
+            wandb_log.log({"val/loss": initial}, 0)
         with progress, make_profiler(cfg, self.run.path, self.is_main) as profiler:
             task = progress.add_task("train", total=cfg.steps, completed=self.step, stats="")
             while self.step < cfg.steps:
