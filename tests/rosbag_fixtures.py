@@ -144,6 +144,7 @@ class BagSpec:
     gripper_hz: float = 20.0
     joint_cmd_hz: float = 100.0
     arm_traj_topic: str = "/kuavo_arm_traj"
+    plain_traj_decoy: bool = False  # with the _synced topic: also a /kuavo_arm_traj the converter must ignore
     omit: tuple[str, ...] = ()  # topics not written at all
     end_early: dict[str, float] = field(default_factory=dict)  # topic -> seconds its stream stops early
     texture: bool = False  # camera images with moving detail (benchmarks), instead of flat colours
@@ -253,6 +254,12 @@ def write_bag(path: Path, spec: BagSpec | None = None) -> BagTruth:
         traj_topic, "sensor_msgs/msg/JointState", _times(0.005, spec.traj_hz, secs, cut(traj_topic)),
         lambda i, t: joint_state(arm_traj_deg(i), i, t, [f"arm_joint_{k}" for k in range(14)]),
     )  # fmt: skip
+
+    if spec.plain_traj_decoy:
+        stream(
+            "/kuavo_arm_traj", "sensor_msgs/msg/JointState", _times(0.009, spec.traj_hz, secs),
+            lambda i, t: joint_state(np.full(14, 45.0), i, t),
+        )  # fmt: skip
 
     state_topic, cmd_topic = gripper_topics(spec.gripper)
     g_state = _times(0.007, spec.gripper_hz, secs, cut(state_topic))

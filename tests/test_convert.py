@@ -37,6 +37,7 @@ from tests.rosbag_fixtures import (
 )
 
 SIZE = "64x48"
+MAIN_EPISODES = ["a_rq2f85.bag", "b_legacy.bag", "c_claw.bag", "c_synced.bag"]
 LOW = np.array([lo for lo, _ in JOINT_LIMITS])
 HIGH = np.array([hi for _, hi in JOINT_LIMITS])
 
@@ -99,6 +100,13 @@ def bag_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, B
             BagSpec(gripper="rq2f85_legacy", end_early={"/kuavo_arm_traj": 1.2}),
         ),
         "c_claw": write_bag(folder / "c_claw.bag", BagSpec(gripper="claw", seconds=3.0)),
+        # /kuavo_arm_traj_synced replaces /kuavo_arm_traj when present (its decoy holds other values).
+        "c_synced": write_bag(
+            folder / "c_synced.bag",
+            BagSpec(
+                gripper="claw", seconds=3.0, arm_traj_topic="/kuavo_arm_traj_synced", plain_traj_decoy=True
+            ),
+        ),
         "d_dexhand": write_bag(folder / "d_dexhand.bag", BagSpec(gripper="dexhand", seconds=3.0)),
         "f_no_traj": write_bag(folder / "f_no_traj.bag", BagSpec(seconds=2.0, omit=("/kuavo_arm_traj",))),
         "g_short": write_bag(folder / "g_short.bag", BagSpec(seconds=0.6)),
@@ -151,7 +159,7 @@ def test_config_model_rejects_bad_options():
 # ---- the converted dataset ----------------------------------------------------------------------------------
 def test_summary_lists_converted_and_skipped_with_reasons(converted):
     _, summary = converted
-    assert [c["bag"] for c in summary["converted"]] == ["a_rq2f85.bag", "b_legacy.bag", "c_claw.bag"]
+    assert [c["bag"] for c in summary["converted"]] == MAIN_EPISODES
     reasons = {s["bag"]: s["reason"] for s in summary["skipped"]}
     assert "dexhand action names" in reasons["d_dexhand.bag"]
     assert "truncated" in reasons["e_truncated.bag"]
@@ -174,10 +182,15 @@ def test_dataset_layout_features_and_provenance(converted):
     assert not list(out.parent.glob(".*kuavo-convert"))  # staging removed after success
     prov = json.loads((out / "meta" / "kuavo_provenance.json").read_text())
     eps = prov["episodes"]
-    assert [e["source_bag"] for e in eps] == ["a_rq2f85.bag", "b_legacy.bag", "c_claw.bag"]
+    assert [e["source_bag"] for e in eps] == MAIN_EPISODES
+    assert (
+        eps[3]["arm_action_topic"] == "/kuavo_arm_traj_synced"
+        and eps[0]["arm_action_topic"] == "/kuavo_arm_traj"
+    )
     assert [e["gripper_variant"] for e in eps] == [
         "rq2f85/JointState",
         "rq2f85/Rq2f85ClawState+Rq2f85ClawCmd",
+        "claw/lejuClawState+lejuClawCommand",
         "claw/lejuClawState+lejuClawCommand",
     ]
     assert eps[0]["frames_dropped"]["start"] == 10 and eps[0]["frames_dropped"]["end"] == 10
@@ -189,7 +202,7 @@ def test_dataset_layout_features_and_provenance(converted):
 def test_frame_counts_and_values_follow_the_alignment_rule(converted, bag_dir):
     out, summary = converted
     _, truths = bag_dir
-    for episode, name in enumerate(["a_rq2f85", "b_legacy", "c_claw"]):
+    for episode, name in enumerate(["a_rq2f85", "b_legacy", "c_claw", "c_synced"]):
         stamps, sel = expected_selection(truths[name])
         assert summary["converted"][episode]["frames"] == len(stamps)
         state, action = episode_arrays(out, episode)
