@@ -28,16 +28,6 @@ def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_act_policy() -> dict:
     """A tiny ACT policy section that trains quickly on CPU and downloads nothing."""
-    return {
-        "type": "act",
-        "chunk_size": 5,
-        "n_action_steps": 5,
-        "dim_model": 32,
-        "dim_feedforward": 64,
-        "n_heads": 2,
-        "n_encoder_layers": 1,
-        "n_decoder_layers": 1,
-        "use_vae": False,
-        "pretrained_backbone_weights": None,
-        "device": "cpu",
-    }
+    from tests.train_fixtures import TINY_ACT
+
+    return dict(TINY_ACT)
