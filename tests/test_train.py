@@ -58,6 +58,9 @@ def test_act_learns_and_checkpoint_loads_in_lerobot(small_image_dataset: Path, t
     assert result["best_val_loss"] == pytest.approx(best)
     assert best < 0.92 * val[0], val  # learned something that holds on held-out episodes
     assert os.readlink(tmp_path / "run" / "checkpoints" / "best") == f"{min(val, key=val.get):06d}"
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    waits = [r["data_wait_fraction"] for r in records if r["split"] == "train"]
+    assert waits and all(0 < w <= 1 for w in waits)  # the data-bound diagnosis is measured, not guessed
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert set(split["train_episodes"]).isdisjoint(split["val_episodes"]) and split["val_episodes"]
     action = _load_and_act(tmp_path / "run" / "checkpoints" / "last" / "pretrained_model", small_image_dataset)

@@ -77,6 +77,8 @@ class Trainer:
         self.loss_key = "loss"
         self.is_setup = False
         self._stop_signal: str | None = None
+        self._data_wait_s = 0.0
+        self._warned_data_bound = False
 
     # ---------------------------------------------------------------- setup
     def setup(self, loss_key: str = "loss", resume_from: Path | None = None) -> Trainer:
@@ -223,7 +225,10 @@ class Trainer:
                         "grad_norm": float(grad_norm),
                         "samples_per_s": window_n * eff_batch / max(seconds, 1e-9),
                         "epoch": self.step * eff_batch / max(len(self.train_set), 1),
+                        "data_wait_fraction": min(self._data_wait_s / max(seconds, 1e-9), 1.0),
                     }
+                    self._data_wait_s = 0.0
+                    self._advise_if_data_bound(record["data_wait_fraction"])
                     self.metrics.write(record)
                     wandb_log.log({f"train/{k}": v for k, v in record.items() if k != "split"}, self.step)
                     progress.update(
@@ -282,7 +287,9 @@ class Trainer:
         grad_norm = 0.0
         seen: list[int] = []
         for _ in range(self.cfg.gradient_accumulation_steps):
+            t0 = time.perf_counter()
             raw = next(batches)
+            self._data_wait_s += time.perf_counter() - t0
             if self.trace.enabled:
                 seen.extend(int(i) for i in raw["index"])
             batch = self.preprocessor(images_to_float(raw, acc.device))
@@ -357,6 +364,20 @@ class Trainer:
                 ckpt.prune(ckpts)
         acc.wait_for_everyone()
         return path
+
+    def _advise_if_data_bound(self, fraction: float) -> None:
+        """Poor GPU utilisation (seed README troubleshooting): say so once, with the fix, when it happens."""
+        if self._warned_data_bound or fraction < 0.5 or self.step < 2 * self.cfg.log_freq:
+            return
+        from kuavo_cli.errors_advice import LowGpuUtilization, advice_for
+
+        self._warned_data_bound = True
+        if self.is_main:
+            advice = advice_for(LowGpuUtilization(fraction), self.cfg.model_dump(mode="json"))
+            self.console.print(
+                f"[yellow]warning:[/yellow] the training loop waited for data {fraction:.0%} of "
+                f"the time{'; ' + advice if advice else ''}"
+            )
 
     # ---------------------------------------------------------------- signals
     def _install_signal_handlers(self) -> None:
