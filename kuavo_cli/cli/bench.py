@@ -77,6 +77,12 @@ def bench(
         str | None,
         typer.Option(help="Policy section as JSON (default: a small ACT with ACT's 100-action chunk)."),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Torch/OpenMP threads for both training runs (steadier on a shared machine)."
+        ),
+    ] = None,
     pipeline: Annotated[
         bool, typer.Option("--pipeline/--no-pipeline", help="Run the data pipeline part.")
     ] = True,
@@ -110,6 +116,7 @@ def bench(
         modes=mode or None,
         pipeline=pipeline,
         train=train,
+        threads=threads,
     )
     if policy_section is not None:
         opts.policy = policy_section

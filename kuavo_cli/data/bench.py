@@ -57,6 +57,7 @@ class BenchOptions:
     train: bool = True
     modes: list[str] | None = None  # pipeline modes; default gpu with CUDA, else cpu and gpu-host
     cache_dir: Path | None = None  # default <work_dir>/frame-cache
+    threads: int | None = None  # OMP_NUM_THREADS for the training runs (steadier on a shared machine)
 
 
 def machine_info() -> dict[str, Any]:
@@ -234,6 +235,7 @@ def run_training_bench(root: Path, opts: BenchOptions, log: Callable[[str], None
             "peak_pss": _ratio(runs[v].get("peak_pss_mb"), base.get("peak_pss_mb")),
             "peak_gpu": _ratio(runs[v].get("peak_gpu_mb"), base.get("peak_gpu_mb")),
             "wall": _ratio(base.get("wall_s"), runs[v].get("wall_s")),
+            "cpu_efficiency": _ratio(base.get("cpu_s"), runs[v].get("cpu_s")),
         }
         for v in ("kuavo", "kuavo-cache")
     }
@@ -337,8 +339,8 @@ def render_report(report: dict[str, Any], console: Any) -> None:
     train = report.get("train")
     if train:
         table = Table(title="Training (steady state, start-up excluded)")
-        for col in ("tool", "samples/s", "x lerobot-train", "wall s", "start-up s", "peak RSS MB", "peak PSS MB",
-                    "peak GPU MB"):  # fmt: skip
+        for col in ("tool", "samples/s", "x lerobot-train", "wall s", "start-up s", "CPU s", "peak RSS MB",
+                    "peak PSS MB", "peak GPU MB"):  # fmt: skip
             table.add_column(col, justify="right")
         for tool, r in train["runs"].items():
             ratio = train["ratios_vs_lerobot"].get(tool, {})
@@ -348,6 +350,7 @@ def render_report(report: dict[str, Any], console: Any) -> None:
                 _fmt(ratio.get("samples_per_s"), 2) if ratio else "1.00",
                 _fmt(r.get("wall_s")),
                 _fmt(r.get("startup_s")),
+                _fmt(r.get("cpu_s")),
                 _fmt(r.get("peak_rss_mb"), 0),
                 _fmt(r.get("peak_pss_mb"), 0),
                 _fmt(r.get("peak_gpu_mb"), 0),

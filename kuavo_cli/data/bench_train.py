@@ -81,13 +81,22 @@ def kuavo_config(
     }
 
 
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(cmd: list[str], env: dict[str, str], log: Path, gpu: bool) -> tuple[int, float, dict, str]:
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _children_cpu()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         with TreeMemorySampler(proc.pid, gpu=gpu) as sampler:
             code = proc.wait()
-    return code, time.perf_counter() - start, sampler.result(), log.read_text(errors="replace")
+    # CPU seconds of the whole run (main process and every reaped worker): load-independent, start-up included.
+    memory = {**sampler.result(), "cpu_s": round(_children_cpu() - cpu0, 1)}
+    return code, time.perf_counter() - start, memory, log.read_text(errors="replace")
 
 
 def _pool(windows: list[tuple[int, float]], batch: int) -> float | None:
@@ -144,6 +153,8 @@ def run_training(variant: str, root: Path, opts: Any, work: Path, cuda: bool) ->
     work.mkdir(parents=True, exist_ok=True)
     log = work / f"train-{variant}.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SVT_LOG": "1", "NO_COLOR": "1"}
+    if opts.threads:  # torch/OpenMP threads of both tools' main process (workers use 1 anyway)
+        env["OMP_NUM_THREADS"] = str(opts.threads)
     if variant == "lerobot-train":
         if cuda:
             env["ACCELERATE_MIXED_PRECISION"] = "bf16"  # ACT has no dtype field: accelerate's env default
