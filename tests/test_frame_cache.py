@@ -4,6 +4,7 @@ numerically the same; the cache is built atomically and invalidated when the dat
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -69,6 +70,9 @@ def test_fast_and_cached_items_equal_lerobot_items(synthetic_dataset: Path, cach
         _assert_same_item(want, cached[index], index)
     assert pads > 0  # padding was exercised
     assert reference[0][CAMERA].shape == (3, 3, 48, 64)
+    for dataset in (fast, cached):  # spawned workers (macOS) receive a pickled copy
+        copy = pickle.loads(pickle.dumps(dataset))
+        _assert_same_item(reference[17], copy[17], 17)
 
 
 def test_uint8_transport_and_collate_equal_lerobot_batches(synthetic_dataset: Path, cache_path: Path):

@@ -118,6 +118,11 @@ class KuavoReader(DatasetReader):
                 self._video_from_ts[(ep, key)] = float(starts[ep])
                 self._video_rel[(ep, key)] = str(meta.get_video_file_path(ep, key))
 
+    def __getstate__(self) -> dict:
+        # Spawned DataLoader workers (macOS, or an explicit "spawn" context) get a pickled copy: decoders
+        # and their lock are per process, so each copy opens its own.
+        return {**self.__dict__, "_decoders": None}
+
     def _relative(self, indices: list[int]) -> list[int]:
         mapping = self._absolute_to_relative_idx
         return indices if mapping is None else [mapping[i] for i in indices]
@@ -165,6 +170,8 @@ class KuavoReader(DatasetReader):
         if self._frame_cache is not None:
             frames = self._frame_cache.frames(rel, shifted, self._tolerance_s)
         else:
+            if self._decoders is None:
+                self._decoders = PathDecoderCache()
             frames = decode_video_frames_torchcodec(
                 self.root / rel, shifted, self._tolerance_s, decoder_cache=self._decoders, return_uint8=True
             )
