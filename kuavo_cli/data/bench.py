@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kuavo_cli.data.bench_memory import TreeMemorySampler
+from kuavo_cli.utils.scheduling import normal_scheduling
 
 SMALL_ACT: dict[str, Any] = {
     "type": "act",
@@ -79,20 +80,6 @@ def machine_info() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
-
-
-def normal_scheduling() -> str:
-    """Run (and fork every subprocess) at normal priority. lerobot's AV1 encoder (SVT-AV1) switches the
-    thread that encodes to SCHED_FIFO 99 when it is allowed to (root); processes forked later inherit it,
-    and busy real-time threads starve everything else on the machine, the benchmark's own workers too."""
-    if not hasattr(os, "sched_getscheduler"):
-        return "unknown"
-    if os.sched_getscheduler(0) != os.SCHED_OTHER:
-        try:
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-        except OSError:
-            return "real-time (could not reset)"
-    return "normal"
 
 
 def load_average() -> list[float]:

@@ -28,6 +28,7 @@ from kuavo_cli.data.schema import (
 )
 from kuavo_cli.errors import UsageError
 from kuavo_cli.utils.logs import quiet_logs
+from kuavo_cli.utils.scheduling import normal_scheduling
 
 DEFAULT_TASK = "Sort the toys into the matching boxes"
 CAMERA_COLOURS = {
@@ -115,9 +116,8 @@ def make_synthetic_dataset(
     spec = spec or SyntheticSpec()
     spec.check()
     root = Path(root)
-    if root.exists():
-        if not overwrite:
-            raise UsageError(f"{root} already exists", "pass --force to replace it")
+    if root.exists() and not overwrite:
+        raise UsageError(f"{root} already exists", "pass --force to replace it")
     root.parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner per video otherwise
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
@@ -147,6 +147,7 @@ def make_synthetic_dataset(
                 if progress:
                     progress(episode + 1, spec.num_episodes)
             dataset.finalize()
+        normal_scheduling()  # the AV1 encoder may have made this process real-time; undo it
         # The writer's PNG staging folders are empty once every episode is encoded.
         shutil.rmtree(target / "images", ignore_errors=True)
         if root.exists():
