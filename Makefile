@@ -1,4 +1,4 @@
-# `make demo`: set up and run the whole workflow on synthetic data. `make test`: set up and run the tests.
+# `make demo`: set up and run the whole workflow on synthetic data. `make test`: set up, lint, run the tests.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,6 +20,8 @@ demo: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/kuavo demo --out outputs/demo --force
 
 test: setup
+	$(VENV)/bin/ruff check kuavo_cli tests benchmarks lejurobot
+	$(VENV)/bin/ruff format --check kuavo_cli tests benchmarks lejurobot
 	@HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 

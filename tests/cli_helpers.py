@@ -41,7 +41,9 @@ def run_cli(*args: str, env: dict | None = None) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def run_subprocess(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 600) -> Result:
+def run_subprocess(
+    *args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 600
+) -> Result:
     """`python -m kuavo_cli ARGS` in a fresh process (what a user runs)."""
     proc = subprocess.run(
         [sys.executable, "-m", "kuavo_cli", *args],

@@ -20,7 +20,12 @@ def test_seed_examples_load_unchanged():
     single = load_train_config(SINGLE)
     assert single.policy.type == "act"
     assert single.optimizer is not None and single.optimizer.lr == pytest.approx(1e-4)  # YAML 1.1 string
-    assert (single.steps, single.batch_size, single.split_ratio, single.num_eval_batches) == (50000, 32, 0.8, 50)
+    assert (single.steps, single.batch_size, single.split_ratio, single.num_eval_batches) == (
+        50000,
+        32,
+        0.8,
+        50,
+    )
     multi = load_train_config(MULTI)
     assert multi.gradient_accumulation_steps == 4 and multi.sync_batch_norms and multi.find_unused_parameters
     assert multi.effective_batch_size(4) == 128
@@ -60,7 +65,9 @@ def test_precedence_defaults_yaml_set_flags(tmp_path: Path):
 
 
 def test_policy_passthrough_coerced_and_checked_by_lerobot(tmp_path: Path):
-    cfg = load_train_config(SINGLE, ["policy.chunk_size=20", "policy.n_action_steps=10", "policy.optimizer_lr=1e-5"])
+    cfg = load_train_config(
+        SINGLE, ["policy.chunk_size=20", "policy.n_action_steps=10", "policy.optimizer_lr=1e-5"]
+    )
     lerobot_cfg = cfg.policy.to_lerobot()
     assert (lerobot_cfg.chunk_size, lerobot_cfg.n_action_steps) == (20, 10)
     assert lerobot_cfg.optimizer_lr == pytest.approx(1e-5)
@@ -137,7 +144,14 @@ def test_bad_set_override_exit_2():
 
 def test_config_show_resolves_everything():
     result = run_cli(
-        "config", "show", str(MULTI), "--set", "policy.chunk_size=50", "--set", "policy.n_action_steps=50", "--json"
+        "config",
+        "show",
+        str(MULTI),
+        "--set",
+        "policy.chunk_size=50",
+        "--set",
+        "policy.n_action_steps=50",
+        "--json",
     )
     assert result.exit_code == 0, result.stderr
     import json

@@ -50,7 +50,9 @@ def small_image_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_act_learns_and_checkpoint_loads_in_lerobot(small_image_dataset: Path, tmp_path: Path):
-    cfg = train_config(small_image_dataset, tmp_path / "run", steps=150, eval_freq=50, save_freq=150, log_freq=10)
+    cfg = train_config(
+        small_image_dataset, tmp_path / "run", steps=150, eval_freq=50, save_freq=150, log_freq=10
+    )
     cfg["optimizer"]["lr"] = 2e-3
     _, result = _train(cfg)
     val = read_metrics(tmp_path / "run", "val")
@@ -63,18 +65,24 @@ def test_act_learns_and_checkpoint_loads_in_lerobot(small_image_dataset: Path, t
     assert waits and all(0 < w <= 1 for w in waits)  # the data-bound diagnosis is measured, not guessed
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert set(split["train_episodes"]).isdisjoint(split["val_episodes"]) and split["val_episodes"]
-    action = _load_and_act(tmp_path / "run" / "checkpoints" / "last" / "pretrained_model", small_image_dataset)
+    action = _load_and_act(
+        tmp_path / "run" / "checkpoints" / "last" / "pretrained_model", small_image_dataset
+    )
     assert action.shape == (1, 16) and torch.isfinite(action).all()
 
 
 @pytest.mark.slow
 def test_diffusion_learns_and_loads(small_image_dataset: Path, tmp_path: Path):
     policy = {**TINY_DIFFUSION, "crop_shape": [28, 28]}
-    cfg = train_config(small_image_dataset, tmp_path / "run", policy=policy, steps=60, eval_freq=20, save_freq=60)
+    cfg = train_config(
+        small_image_dataset, tmp_path / "run", policy=policy, steps=60, eval_freq=20, save_freq=60
+    )
     _train(cfg)
     val = read_metrics(tmp_path / "run", "val")
     assert min(v for s, v in val.items() if s > 0) < 0.95 * val[0], val
-    action = _load_and_act(tmp_path / "run" / "checkpoints" / "last" / "pretrained_model", small_image_dataset)
+    action = _load_and_act(
+        tmp_path / "run" / "checkpoints" / "last" / "pretrained_model", small_image_dataset
+    )
     assert action.shape == (1, 16)
 
 

@@ -104,7 +104,9 @@ def merge_sources(
     return data
 
 
-def validate(data: dict[str, Any], source: str | None = None, model: type[BaseModel] = DistributedTrainConfig):
+def validate(
+    data: dict[str, Any], source: str | None = None, model: type[BaseModel] = DistributedTrainConfig
+):
     """Validate a merged mapping; every problem becomes one line naming field, value and what is allowed."""
     try:
         return model.model_validate(data)

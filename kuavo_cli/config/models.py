@@ -7,7 +7,7 @@ README; YAML files are always loaded into `DistributedTrainConfig` (a superset),
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
