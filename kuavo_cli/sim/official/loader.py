@@ -1,0 +1,147 @@
+"""Load the Kuavo robot and an ICRA challenge scene from the user's own checkout of the official simulator.
+
+The official balance stack (MPC + whole-body control on ROS) is replaced by welding the base at the standing
+pose: the robot file is patched in memory (its `base_link` loses the free joint and takes the standing pose)
+and handed to MuJoCo as a virtual file under the name the scene includes, so every other path in the scene
+(meshes, textures, object models) still resolves inside the checkout. Nothing is written to the checkout.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from kuavo_cli.errors import UsageError
+from kuavo_cli.sim.official import layout
+from kuavo_cli.sim.official.tasks import TASK_CLASSES, OfficialTask
+from kuavo_cli.sim.scene import Scene
+
+# Arms at the pose eval{1,2,3}.py drive them to before /simulator/init (degrees, left 7 then right 7).
+INITIAL_ARM_DEG = {
+    "task1": [30, 0, 0, -130, -90, -40, 0, 30, 0, 0, -130, 90, 40, 0],
+    "task2": [-10, 0, 0, -100, -90, -40, 0, 10, 0, -35, -110, 90, 40, 0],
+    "task3": [0, 0, 0, 0, 0, 0, 0, 18, 0, 0, -110, 90, 0, 0],
+}
+
+
+def welded_robot_xml(text: str, source: str = "robot file") -> str:
+    """The robot MJCF with `base_link` fixed to the world at the standing pose."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as err:
+        raise UsageError(
+            f"{source} is not valid XML: {err}", hint="restore it from the official checkout"
+        ) from err
+    base = next((b for b in root.iter("body") if b.get("name") == layout.BASE_BODY), None)
+    if base is None:
+        raise UsageError(
+            f"{source} has no body {layout.BASE_BODY!r}", hint="use biped_s45.xml from the official checkout"
+        )
+    for child in list(base):
+        if child.tag == "freejoint" or (child.tag == "joint" and child.get("type") == "free"):
+            base.remove(child)
+    base.set("pos", " ".join(f"{v:g}" for v in layout.BASE_STANDING_POS))
+    base.set("quat", " ".join(f"{v:g}" for v in layout.BASE_STANDING_QUAT))
+    return ET.tostring(root, encoding="unicode")
+
+
+def _missing_file(message: str) -> str | None:
+    """The path in MuJoCo's 'cannot open this file' errors, when that is what the error says."""
+    if not re.search(
+        r"(?i)(could not open|error opening|not found|no such file|cannot open|resource)", message
+    ):
+        return None
+    quoted = re.findall(r"'([^']+)'", message) or re.findall(r'"([^"]+)"', message)
+    files = [q for q in quoted if "/" in q or "." in q]
+    return files[-1] if files else None
+
+
+def compile_scene(scene_file: Path, robot_file: Path) -> Any:
+    """Compile a scene with the welded robot; one UsageError line when MuJoCo cannot."""
+    robot_xml = welded_robot_xml(robot_file.read_text(encoding="utf-8"), str(robot_file))
+    try:
+        return mujoco.MjModel.from_xml_path(str(scene_file), {robot_file.name: robot_xml.encode()})
+    except ValueError as err:
+        message = " ".join(str(err).split())
+        missing = _missing_file(message)
+        if missing:
+            raise UsageError(
+                f"{scene_file.name}: a file it references is missing: {missing}",
+                hint=f"check out the complete {layout.ICRA_BRANCH} branch (git lfs pull if meshes are pointers)",
+            ) from err
+        problem = layout.mujoco_version_problem(mujoco.__version__)
+        hint = (
+            f"pip install '{layout.MUJOCO_PIN}'" if problem else "restore the file from the official checkout"
+        )
+        raise UsageError(
+            f"{scene_file.name}: MuJoCo {mujoco.__version__} cannot load it: {message}", hint=hint
+        ) from err
+
+
+def _set_standing_qpos0(model: Any) -> None:
+    # Legs and head start (and are held) where mujoco_node.cc and the kit's head_init put them.
+    for name, value in layout.STANDING_JOINTS.items():
+        j = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        if j >= 0:
+            model.qpos0[model.jnt_qposadr[j]] = value
+
+
+def scene_files(task: str, assets: Path | str | None) -> tuple[Path, Path]:
+    """(scene file, robot file) of a task in the checkout, both checked to exist."""
+    if task not in layout.SCENE_FILES:
+        raise UsageError(f"unknown official task {task!r}", hint=f"use one of {', '.join(layout.TASKS)}")
+    package = layout.resolve_checkout(assets)
+    scene_file, robot_file = package / layout.SCENE_FILES[task], package / layout.ROBOT_FILE
+    for path in (robot_file, scene_file):
+        if not path.is_file():
+            raise UsageError(
+                f"official simulator file missing: {path}",
+                hint=f"check out branch {layout.ICRA_BRANCH} of LejuRobotics/kuavo-ros-opensource",
+            )
+    return scene_file, robot_file
+
+
+def load_official_scene(
+    task: str, assets: Path | str | None = None, *, seed: int | None = None, max_steps: int | None = None
+) -> Scene:
+    """The welded robot in challenge scene `task` ("task1", "task2", "task3") from the user's checkout.
+
+    `assets` is the checkout (or $KUAVO_SIM_ASSETS); `seed` fixes the layout seed of every episode (the
+    official runner uses 42 + round); `max_steps` overrides the task's episode length at 10 Hz.
+    """
+    scene_file, robot_file = scene_files(task, assets)
+    problem = layout.mujoco_version_problem(mujoco.__version__)
+    if problem:
+        raise UsageError(problem, hint=f"pip install '{layout.MUJOCO_PIN}'")
+    model = compile_scene(scene_file, robot_file)
+    model.opt.timestep = 1.0 / layout.PHYSICS_HZ
+    _set_standing_qpos0(model)
+    try:
+        task_obj: OfficialTask = TASK_CLASSES[task](model, seed=seed, max_steps=max_steps)
+    except ValueError as err:
+        raise UsageError(f"{scene_file}: {err}", hint="restore the scene from the official checkout") from err
+    hold = [n for n in layout.STANDING_JOINTS if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) >= 0]
+    scene = Scene(
+        name=task,
+        model=model,
+        left_arm_joints=list(layout.LEFT_ARM_JOINTS),
+        right_arm_joints=list(layout.RIGHT_ARM_JOINTS),
+        gripper_actuators=layout.GRIPPER_ACTUATORS,
+        cameras=dict(layout.CAMERAS),
+        task=task_obj,
+        gripper_state_joints=layout.GRIPPER_STATE_JOINTS,
+        initial_arm_q=np.radians(INITIAL_ARM_DEG[task]),
+        hold_joints=hold,
+        welded_base=True,
+        extra={"scene_file": str(scene_file), "robot_file": str(robot_file), "physics_hz": layout.PHYSICS_HZ},
+    )
+    try:
+        scene.check()
+    except ValueError as err:
+        raise UsageError(str(err), hint=f"use {layout.ROBOT_FILE.name} from the official checkout") from err
+    return scene
