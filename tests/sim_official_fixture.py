@@ -112,6 +112,10 @@ def robot_xml(
   <actuator>{motors}{grippers}</actuator>
 </mujoco>
 """
+    # The official file has this tag (no space before pos=); MuJoCo accepts it, so the fixture keeps it.
+    text = text.replace(
+        '<joint name="zarm_r2_joint" axis', '<joint name="zarm_r2_joint" type="hinge"pos="0 0 0" axis'
+    )
     if drop_joint:
         text = text.replace(f'name="{drop_joint}"', f'name="{drop_joint}_renamed"')
         text = text.replace(f'joint="{drop_joint}"', f'joint="{drop_joint}_renamed"')

@@ -9,7 +9,6 @@ and handed to MuJoCo as a virtual file under the name the scene includes, so eve
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +28,35 @@ INITIAL_ARM_DEG = {
 }
 
 
+_BASE_TAG = re.compile(r"<body\b[^>]*\bname\s*=\s*[\"']" + re.escape(layout.BASE_BODY) + r"[\"'][^>]*>")
+_FREE_JOINT = re.compile(r"<freejoint\b[^>]*?/>|<joint\b[^>]*\btype\s*=\s*[\"']free[\"'][^>]*?/>")
+_POSE_ATTR = re.compile(r"\s(pos|quat|euler|axisangle|xyaxes|zaxis)\s*=\s*(\"[^\"]*\"|'[^']*')")
+
+
 def welded_robot_xml(text: str, source: str = "robot file") -> str:
-    """The robot MJCF with `base_link` fixed to the world at the standing pose."""
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as err:
-        raise UsageError(
-            f"{source} is not valid XML: {err}", hint="restore it from the official checkout"
-        ) from err
-    base = next((b for b in root.iter("body") if b.get("name") == layout.BASE_BODY), None)
-    if base is None:
+    """The robot MJCF with `base_link` fixed to the world at the standing pose.
+
+    A textual patch, not an XML round trip: the official biped_s45.xml has a tag MuJoCo's parser accepts and
+    Python's rejects (`type="hinge"pos=...`), and the rest of the file must reach MuJoCo untouched.
+    """
+    tag = _BASE_TAG.search(text)
+    if tag is None:
         raise UsageError(
             f"{source} has no body {layout.BASE_BODY!r}", hint="use biped_s45.xml from the official checkout"
         )
-    for child in list(base):
-        if child.tag == "freejoint" or (child.tag == "joint" and child.get("type") == "free"):
-            base.remove(child)
-    base.set("pos", " ".join(f"{v:g}" for v in layout.BASE_STANDING_POS))
-    base.set("quat", " ".join(f"{v:g}" for v in layout.BASE_STANDING_QUAT))
-    return ET.tostring(root, encoding="unicode")
+    pose = " ".join(
+        (
+            'pos="' + " ".join(f"{v:g}" for v in layout.BASE_STANDING_POS) + '"',
+            'quat="' + " ".join(f"{v:g}" for v in layout.BASE_STANDING_QUAT) + '"',
+        )
+    )
+    opening = _POSE_ATTR.sub("", tag.group(0))
+    opening = opening[:-2] + f" {pose}/>" if opening.endswith("/>") else opening[:-1] + f" {pose}>"
+    rest = text[tag.end() :]
+    next_body = rest.find("<body")
+    own = rest if next_body < 0 else rest[:next_body]  # the base's own elements, before its first child body
+    own = _FREE_JOINT.sub("", own, count=1)
+    return text[: tag.start()] + opening + own + (rest[next_body:] if next_body >= 0 else "")
 
 
 def _missing_file(message: str) -> str | None:
