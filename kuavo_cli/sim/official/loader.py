@@ -8,6 +8,7 @@ and handed to MuJoCo as a virtual file under the name the scene includes, so eve
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def _missing_file(message: str) -> str | None:
         return None
     quoted = re.findall(r"'([^']+)'", message) or re.findall(r'"([^"]+)"', message)
     files = [q for q in quoted if "/" in q or "." in q]
-    return files[-1] if files else None
+    return os.path.normpath(files[-1]) if files else None
 
 
 def compile_scene(scene_file: Path, robot_file: Path) -> Any:
