@@ -231,6 +231,18 @@ def prep_bench(tmp: Path, request, monkeypatch) -> Check:
     return check
 
 
+def prep_sim_check(tmp: Path, request, monkeypatch) -> Check:
+    from tests.sim_official_fixture import write_official_checkout
+
+    write_official_checkout(tmp / "kuavo-ros-opensource")
+
+    def check(result: Result, cwd: Path) -> None:
+        _ok(result)
+        assert "all checks passed" in result.stdout and "scene task3" in result.stdout
+
+    return check
+
+
 def prep_help_only(tmp: Path, request, monkeypatch) -> Check:
     def check(result: Result, cwd: Path) -> None:
         _ok(result)
@@ -254,4 +266,5 @@ SCENARIOS: dict[str, Callable[..., Check]] = {
     "doctor": prep_doctor,
     "cache": prep_cache,
     "bench": prep_bench,
+    "sim check": prep_sim_check,
 }

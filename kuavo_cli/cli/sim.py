@@ -34,7 +34,7 @@ _MARK = {"ok": "[green]ok[/green]  ", "fail": "[red]FAIL[/red]", "skipped": "[ye
 
 @sim_app.command(
     "check",
-    epilog="Example: kuavo sim check --assets ~/kuavo-ros-opensource",
+    epilog="Example: kuavo sim check --assets kuavo-ros-opensource  (the root of your checkout)",
 )
 def check(assets: AssetsOpt = None, task: TaskOpt = None, json_out: JsonOpt = False) -> None:
     """Validate the checkout: files, MuJoCo version, robot joints, cameras, actuators, each scene (exit 2 on
@@ -52,7 +52,7 @@ def check(assets: AssetsOpt = None, task: TaskOpt = None, json_out: JsonOpt = Fa
         print_json(report.model_dump())
     else:
         out = stdout_console()
-        out.print(f"kuavo sim check: {report.assets} (MuJoCo {report.mujoco_version})", highlight=False)
+        out.print(f"Official simulator checkout {report.assets} (MuJoCo {report.mujoco_version})", highlight=False)
         for item in report.items:
             out.print(f"  {_MARK[item.status]}  {item.check:<26} {item.detail}", highlight=False)
             if item.fix:

@@ -134,7 +134,8 @@ def load_official_scene(
     try:
         task_obj: OfficialTask = TASK_CLASSES[task](model, seed=seed, max_steps=max_steps)
     except ValueError as err:
-        raise UsageError(f"{scene_file}: {err}", hint="restore the scene from the official checkout") from err
+        hint = f"this is not the ICRA challenge scene: check out branch {layout.ICRA_BRANCH}"
+        raise UsageError(f"{scene_file}: {err}", hint=hint) from err
     hold = [n for n in layout.STANDING_JOINTS if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) >= 0]
     scene = Scene(
         name=task,
