@@ -52,7 +52,9 @@ def check(assets: AssetsOpt = None, task: TaskOpt = None, json_out: JsonOpt = Fa
         print_json(report.model_dump())
     else:
         out = stdout_console()
-        out.print(f"Official simulator checkout {report.assets} (MuJoCo {report.mujoco_version})", highlight=False)
+        out.print(
+            f"Official simulator checkout {report.assets} (MuJoCo {report.mujoco_version})", highlight=False
+        )
         for item in report.items:
             out.print(f"  {_MARK[item.status]}  {item.check:<26} {item.detail}", highlight=False)
             if item.fix:
