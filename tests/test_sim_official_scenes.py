@@ -276,3 +276,15 @@ def test_sim_check_unsupported_mujoco_skips_the_scenes_with_one_fix(checkout):
 def test_sim_check_without_a_checkout_is_one_problem(tmp_path):
     result = run_cli("sim", "check", "--assets", str(tmp_path))
     assert result.exit_code == 2 and "does not look like a kuavo-ros-opensource checkout" in result.stdout
+
+
+def test_the_episode_seed_is_the_layout_seed(checkout):
+    scene = load_official_scene("task3", checkout)
+    _episode(scene, seed=43)  # the runner makes each episode's generator with default_rng(seed)
+    assert scene.task.layout_seed == 43
+    fixed = load_official_scene("task3", checkout, seed=43)
+    _episode(fixed, seed=7)
+    assert fixed.task.layout == scene.task.layout
+    spawned = np.random.default_rng(43).spawn(1)[0]  # not made from an integer: one draw from it instead
+    scene.task.reset(scene.model, mujoco.MjData(scene.model), spawned)
+    assert scene.task.layout_seed != 43

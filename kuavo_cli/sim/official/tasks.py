@@ -2,8 +2,8 @@
 
 The layout procedure follows the official scripts draw for draw (`examples/deploy/deploy.py` for the table
 and belt heights, `examples/deploy/eval{1,2,3}.py` for object choice, spawns and spawn times), so a layout
-seed gives the layout the official runner builds for the same `--seed`. Each episode's layout seed comes from
-the runner's episode generator unless the task was made with a fixed `seed`.
+seed gives the layout the official runner builds for the same `--seed`. Each episode's layout seed is the
+seed of the runner's episode generator unless the task was made with a fixed `seed`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,16 @@ def deploy_heights(seed: int) -> tuple[float, float]:
     return belt, table
 
 
+def episode_seed(rng: np.random.Generator) -> int:
+    """The layout seed of an episode: the integer its generator was made from (`default_rng(seed)`, as the
+    runner does per episode), so `--seed 43` builds the official runner's first round; otherwise one draw."""
+    seq = getattr(rng.bit_generator, "seed_seq", None)
+    entropy = getattr(seq, "entropy", None)
+    if isinstance(entropy, int) and not getattr(seq, "spawn_key", ()):
+        return entropy
+    return int(rng.integers(0, 2**31 - 1))
+
+
 class OfficialTask:
     name = ""
     instruction = ""
@@ -45,7 +55,7 @@ class OfficialTask:
 
     def _draw_seed(self, rng: np.random.Generator, data: Any) -> int:
         self._t0 = float(data.time)
-        seed = self.fixed_seed if self.fixed_seed is not None else int(rng.integers(0, 2**31 - 1))
+        seed = self.fixed_seed if self.fixed_seed is not None else episode_seed(rng)
         self.layout_seed = seed
         self.layout = {"seed": seed}
         return seed
