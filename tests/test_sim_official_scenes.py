@@ -58,13 +58,20 @@ def test_each_scene_loads_with_the_base_welded_at_the_standing_pose(checkout, ta
     }  # fmt: skip
     assert scene.gripper_actuators == ("left_fingers_actuator", "right_fingers_actuator")
     assert scene.left_arm_joints[0] == "zarm_l1_joint" and scene.right_arm_joints[-1] == "zarm_r7_joint"
-    assert len(scene.initial_arm_q) == 14 and "leg_l4_joint" in scene.hold_joints
-    knee = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, "leg_l4_joint")
+    assert len(scene.initial_arm_q) == 14 and scene.hold_joints == []
+    assert len(scene.arm_kp) == 14 and all(kp > 0 for kp in scene.arm_kp)
+    knee, head = (
+        mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in ("leg_l4_joint", "zhead_2_joint")
+    )
     assert model.qpos0[model.jnt_qposadr[knee]] == pytest.approx(0.73860)
+    pins = [model.eq(i).name for i in range(model.neq) if model.eq(i).name.startswith("kuavo_pin_")]
+    assert len(pins) == len(layout.STANDING_JOINTS)  # legs and head pinned by equality constraints
     data = mujoco.MjData(model)
-    for _ in range(200):  # 0.4 s with no control at all: a welded base cannot fall
+    for _ in range(200):  # 0.4 s with no control at all: a welded base cannot fall, pinned joints stay
         mujoco.mj_step(model, data)
     np.testing.assert_allclose(data.xpos[base], layout.BASE_STANDING_POS, atol=1e-9)
+    assert data.qpos[model.jnt_qposadr[knee]] == pytest.approx(0.73860, abs=0.01)
+    assert data.qpos[model.jnt_qposadr[head]] == pytest.approx(0.209, abs=0.01)
     assert scene.task.name == task and scene.task.max_steps > 0
 
 
@@ -288,3 +295,27 @@ def test_the_episode_seed_is_the_layout_seed(checkout):
     spawned = np.random.default_rng(43).spawn(1)[0]  # not made from an integer: one draw from it instead
     scene.task.reset(scene.model, mujoco.MjData(scene.model), spawned)
     assert scene.task.layout_seed != 43
+
+
+def test_arm_gains_track_a_step_under_the_runners_pd_law(checkout):
+    """tau = kp (q* - q) - kd qd + bias at 500 Hz (the runner's law) with the scene's per-joint gains."""
+    scene = load_official_scene("task1", checkout)
+    model = scene.model
+    data = mujoco.MjData(model)
+    dofs = [
+        model.jnt_dofadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n)] for n in scene.arm_joints()
+    ]
+    qadr = [
+        model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n)] for n in scene.arm_joints()
+    ]
+    data.qpos[qadr] = scene.initial_arm_q
+    mujoco.mj_forward(model, data)
+    target = scene.initial_arm_q + 0.2
+    kp, kd = np.asarray(scene.arm_kp), np.asarray(scene.arm_kd)
+    for _ in range(500):  # 1 s
+        data.qfrc_applied[dofs] = (
+            kp * (target - data.qpos[qadr]) - kd * data.qvel[dofs] + data.qfrc_bias[dofs]
+        )
+        mujoco.mj_step(model, data)
+    assert np.all(np.isfinite(data.qpos))
+    assert np.median(np.abs(data.qpos[qadr] - target)) < 0.02

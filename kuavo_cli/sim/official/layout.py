@@ -59,6 +59,15 @@ STANDING_JOINTS = {
     "zhead_1_joint": 0.0,
     "zhead_2_joint": 0.209,
 }
+# The whole-body controller's arm acceleration task (humanoid_controllers/config/kuavo_v45/mpc/task.info,
+# armAccelTask): qdd = 150 (q* - q) + 10.2 (qd* - qd). kuavo applies it per joint, scaled by the joint's
+# inertia at the start pose, so the torque-level PD of the runner tracks with the official bandwidth.
+ARM_ACCEL_KP = 150.0
+ARM_ACCEL_KD = 10.2
+# Legs and head are pinned by joint equality constraints at STANDING_JOINTS: implicit in MuJoCo's solver,
+# so they stay put even for the light ankle and head links an explicit PD at 500 Hz would shake loose.
+HOLD_SOLREF = "0.004 1"
+
 # launch/load_kuavo_mujoco_sim{1,2,3}.launch: wbc_frequency 500, which mujoco_node.cc uses as 1 / timestep.
 PHYSICS_HZ = 500.0
 

@@ -57,7 +57,21 @@ def welded_robot_xml(text: str, source: str = "robot file") -> str:
     next_body = rest.find("<body")
     own = rest if next_body < 0 else rest[:next_body]  # the base's own elements, before its first child body
     own = _FREE_JOINT.sub("", own, count=1)
-    return text[: tag.start()] + opening + own + (rest[next_body:] if next_body >= 0 else "")
+    text = text[: tag.start()] + opening + own + (rest[next_body:] if next_body >= 0 else "")
+    return _pin_standing_joints(text)
+
+
+def _pin_standing_joints(text: str) -> str:
+    """Append joint equality constraints holding legs and head at the standing pose."""
+    pins = "".join(
+        f'<joint name="kuavo_pin_{name}" joint1="{name}" polycoef="0 0 0 0 0" solref="{layout.HOLD_SOLREF}"/>'
+        for name, value in layout.STANDING_JOINTS.items()
+        if re.search(r"<joint\b[^>]*\bname\s*=\s*[\"']" + re.escape(name) + r"[\"']", text)
+    )
+    end = text.rfind("</mujoco>")
+    if not pins or end < 0:
+        return text
+    return text[:end] + f"<equality>{pins}</equality>\n" + text[end:]
 
 
 def _missing_file(message: str) -> str | None:
@@ -101,6 +115,27 @@ def _set_standing_qpos0(model: Any) -> None:
             model.qpos0[model.jnt_qposadr[j]] = value
 
 
+def _arm_gains(model: Any, initial_deg: list[float]) -> tuple[list[float], list[float]]:
+    """Torque-level PD gains per arm joint: the official acceleration gains times the joint's inertia."""
+    data = mujoco.MjData(model)
+    arms = [*layout.LEFT_ARM_JOINTS, *layout.RIGHT_ARM_JOINTS]
+    dofs = []
+    for name, deg in zip(arms, initial_deg, strict=True):
+        j = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        if j < 0:
+            raise UsageError(
+                f"the robot has no joint {name}",
+                hint=f"use {layout.ROBOT_FILE.name} from the official checkout",
+            )
+        data.qpos[model.jnt_qposadr[j]] = np.radians(deg)
+        dofs.append(model.jnt_dofadr[j])
+    mujoco.mj_forward(model, data)
+    inertia = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, inertia, data.qM)
+    diag = np.array([inertia[d, d] + model.dof_armature[d] for d in dofs])
+    return (layout.ARM_ACCEL_KP * diag).tolist(), (layout.ARM_ACCEL_KD * diag).tolist()
+
+
 def scene_files(task: str, assets: Path | str | None) -> tuple[Path, Path]:
     """(scene file, robot file) of a task in the checkout, both checked to exist."""
     if task not in layout.SCENE_FILES:
@@ -136,7 +171,7 @@ def load_official_scene(
     except ValueError as err:
         hint = f"this is not the ICRA challenge scene: check out branch {layout.ICRA_BRANCH}"
         raise UsageError(f"{scene_file}: {err}", hint=hint) from err
-    hold = [n for n in layout.STANDING_JOINTS if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) >= 0]
+    kp, kd = _arm_gains(model, INITIAL_ARM_DEG[task])
     scene = Scene(
         name=task,
         model=model,
@@ -147,7 +182,9 @@ def load_official_scene(
         task=task_obj,
         gripper_state_joints=layout.GRIPPER_STATE_JOINTS,
         initial_arm_q=np.radians(INITIAL_ARM_DEG[task]),
-        hold_joints=hold,
+        hold_joints=[],  # legs and head are pinned by equality constraints (welded_robot_xml)
+        arm_kp=kp,
+        arm_kd=kd,
         welded_base=True,
         extra={"scene_file": str(scene_file), "robot_file": str(robot_file), "physics_hz": layout.PHYSICS_HZ},
     )
