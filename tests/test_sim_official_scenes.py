@@ -73,6 +73,7 @@ def test_each_scene_loads_with_the_base_welded_at_the_standing_pose(checkout, ta
     assert data.qpos[model.jnt_qposadr[knee]] == pytest.approx(0.73860, abs=0.01)
     assert data.qpos[model.jnt_qposadr[head]] == pytest.approx(0.209, abs=0.01)
     assert scene.task.name == task and scene.task.max_steps > 0
+    assert scene.task.instruction == "Pick and Place"  # the string every frame of the challenge data carries
 
 
 def test_assets_come_from_the_environment_when_not_given(checkout, monkeypatch):

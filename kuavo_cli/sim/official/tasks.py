@@ -37,9 +37,15 @@ def episode_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
+# The task string the official converter stores for every frame (kit default `dataset.task_description`; kuavo
+# convert's default too): a language-conditioned policy trained on the challenge data saw only this.
+DATASET_TASK_STRING = "Pick and Place"
+
+
 class OfficialTask:
     name = ""
-    instruction = ""
+    instruction = DATASET_TASK_STRING
+    description = ""
     default_max_steps = 200  # the kit's max_episode_steps
 
     def __init__(self, model: Any, *, seed: int | None = None, max_steps: int | None = None):
@@ -78,7 +84,7 @@ class ToySorting(OfficialTask):
     """Task 1: one toy animal and one toy vehicle, each into its box on the table."""
 
     name = "task1"
-    instruction = "Put the toy animal into the toy box and the toy vehicle into the car box."
+    description = "Put the toy animal into the toy box and the toy vehicle into the car box."
     default_max_steps = 350  # the time score reaches 0 at 35 s
     TOYS = ("dino", "dog", "elephant", "shark", "sheep")  # eval1.py's order: the seeded choice depends on it
     CARS = ("fire", "roller", "school", "boat", "fire_engine")
@@ -123,7 +129,7 @@ class ParcelWeighing(OfficialTask):
     """Task 2: a soft parcel arrives on a belt; weigh it on the scale, then put it at its target."""
 
     name = "task2"
-    instruction = "Put the parcel on the scale, then place it at its destination."
+    description = "Put the parcel on the scale, then place it at its destination."
     default_max_steps = 400  # the time score reaches 0 at 40 s
     PARCELS = ("bag_place_root", "bag_drop_root")  # eval2.py's order
     BELT_SPEEDS = {"belt_speed": 0.02, "belt_speed2": -0.02}  # m/s, started with the episode
@@ -165,7 +171,7 @@ class ConveyorSorting(OfficialTask):
     """Task 3: four parts arrive one by one on a belt; red ones into the red bin, black into the black bin."""
 
     name = "task3"
-    instruction = (
+    description = (
         "Sort the parts from the conveyor: red ones into the red bin, black ones into the black bin."
     )
     default_max_steps = 650  # the time score reaches 0 at 65 s
