@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kuavo_cli.cli.options import JsonOpt
-from kuavo_cli.cli.output import print_json, stdout_console
+from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
 from kuavo_cli.errors import EXIT_USAGE
 
 sim_app = typer.Typer(help="Check the official simulator scenes kuavo evaluates in.", no_args_is_help=True)
@@ -47,7 +47,9 @@ def check(assets: AssetsOpt = None, task: TaskOpt = None, json_out: JsonOpt = Fa
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise UsageError(f"unknown task {', '.join(unknown)}", hint=f"use {', '.join(TASKS)}")
-    report = check_checkout(assets, tasks)
+    err = stderr_console()
+    with err.status("checking the checkout") as status:
+        report = check_checkout(assets, tasks, on_progress=lambda message: status.update(message))
     if json_out:
         print_json(report.model_dump())
     else:

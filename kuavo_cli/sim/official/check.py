@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -100,10 +101,16 @@ def _scene_item(task: str, package: Path) -> CheckItem:
 
 
 def check_checkout(
-    assets: Path | str | None, tasks: tuple[str, ...] = layout.TASKS, mujoco_version: str | None = None
+    assets: Path | str | None,
+    tasks: tuple[str, ...] = layout.TASKS,
+    mujoco_version: str | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
-    """Check files, MuJoCo version, robot names and every scene of a checkout; never raises for a bad one."""
+    """Check files, MuJoCo version, robot names and every scene of a checkout; never raises for a bad one.
+
+    `on_progress` hears what is being compiled (the official meshes take seconds per model)."""
     version = mujoco_version or mujoco.__version__
+    progress = on_progress or (lambda _message: None)
     items: list[CheckItem] = []
     try:
         package = layout.resolve_checkout(assets)
@@ -140,6 +147,7 @@ def check_checkout(
 
     robot_ok = present["robot"]
     if robot_ok:
+        progress(f"compiling {layout.ROBOT_FILE.name}")
         robot_items = _robot_items(package / layout.ROBOT_FILE)
         items += robot_items
         robot_ok = all(i.status == "ok" for i in robot_items)
@@ -149,6 +157,7 @@ def check_checkout(
             why = "MuJoCo version" if version_problem else "robot or scene file problems above"
             items.append(CheckItem(check=f"scene {task}", status="skipped", detail=f"not loaded: {why}"))
         else:
+            progress(f"loading {task} ({layout.SCENE_FILES[task].name})")
             items.append(_scene_item(task, package))
     ok = all(i.status == "ok" for i in items)
     return CheckReport(assets=str(package), mujoco_version=version, ok=ok, items=items)

@@ -96,7 +96,7 @@ def compile_scene(scene_file: Path, robot_file: Path) -> Any:
         if missing:
             raise UsageError(
                 f"{scene_file.name}: a file it references is missing: {missing}",
-                hint=f"check out the complete {layout.ICRA_BRANCH} branch (git lfs pull if meshes are pointers)",
+                hint=f"check out the complete {layout.ICRA_BRANCH} branch: the scene needs this file at that path",
             ) from err
         problem = layout.mujoco_version_problem(mujoco.__version__)
         hint = (
