@@ -19,7 +19,12 @@ import numpy as np
 from kuavo_cli.errors import UsageError
 from kuavo_cli.sim.official import layout
 from kuavo_cli.sim.official.tasks import TASK_CLASSES, OfficialTask
-from kuavo_cli.sim.scene import Scene
+from kuavo_cli.sim.scene import FIDELITY_NOTE, Scene
+
+OFFICIAL_FIDELITY_NOTE = (
+    f"{FIDELITY_NOTE}; legs and head pinned at the standing pose, arm gains from the official armAccelTask "
+    "scaled by joint inertia; time runs in simulated seconds"
+)
 
 # Arms at the pose eval{1,2,3}.py drive them to before /simulator/init (degrees, left 7 then right 7).
 INITIAL_ARM_DEG = {
@@ -186,6 +191,7 @@ def load_official_scene(
         arm_kp=kp,
         arm_kd=kd,
         welded_base=True,
+        fidelity_note=OFFICIAL_FIDELITY_NOTE,
         extra={"scene_file": str(scene_file), "robot_file": str(robot_file), "physics_hz": layout.PHYSICS_HZ},
     )
     try:
