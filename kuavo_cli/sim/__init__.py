@@ -1,1 +1,0 @@
-"""Closed-loop simulation for `kuavo eval --sim`: scenes, control, rendering, tasks, episodes, reports."""
