@@ -138,6 +138,10 @@ def test_weld_patch_keeps_the_rest_of_the_file_byte_for_byte():
     )
     with pytest.raises(UsageError, match="base_link"):
         welded_robot_xml("<mujoco/>")
+    long_form = welded_robot_xml(
+        '<mujoco><worldbody><body name="base_link"><joint type="free" name="b"/></body></worldbody></mujoco>'
+    )
+    assert "joint" not in long_form.split("<equality>")[0]
 
 
 # --- tasks in the loaded scenes -------------------------------------------------------------------------
