@@ -198,10 +198,11 @@ class ConveyorSorting(OfficialTask):
     def _bind(self, model: Any) -> None:
         self.ids = bodies.require_bodies(model, (*self.BOXES, "belt_plate1"), "task3 scene")
         decor = [n for n in self.BELT_BODIES if n != "belt_plate1"]
-        self.decor = {n: i for n, i in bodies.require_bodies_optional(model, decor).items()}
+        self.decor = bodies.require_bodies_optional(model, decor)
         self.belt = bodies.require_actuators(model, ["belt_speed"], "task3 scene")["belt_speed"]
         self.scoring = Task3Scoring()
         self.schedule: list[tuple[float, str, tuple[float, float, float], tuple[float, ...]]] = []
+        self._pending: list[tuple[float, str, tuple[float, float, float], tuple[float, ...]]] = []
         self.speed = self.BELT_SPEED
 
     @staticmethod
