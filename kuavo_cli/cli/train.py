@@ -67,6 +67,9 @@ def train(
     }
     cfg = resolve_config(config, overrides, flags, resume, console)
     if cfg.gpus > 1 and not inside_launcher():
+        from kuavo_cli.train.preflight import check_before_launch
+
+        check_before_launch(cfg, accelerate_config)
         from kuavo_cli.train.run_dir import default_output_dir
 
         child = _child_args()
