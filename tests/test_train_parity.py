@@ -108,7 +108,9 @@ def test_first_steps_equal_lerobot_train(dataset32: Path, tmp_path: Path, monkey
     assert saved["dataset"]["use_imagenet_stats"] is True  # ... and the saved config says so
 
 
-def test_dataset_camera_stats_without_imagenet_equal_lerobot_train(dataset32: Path, tmp_path: Path, monkeypatch):
+def test_dataset_camera_stats_without_imagenet_equal_lerobot_train(
+    dataset32: Path, tmp_path: Path, monkeypatch
+):
     trainer = run_kuavo(dataset32, tmp_path / "kuavo", 1, monkeypatch, use_imagenet_stats=False)
     episodes = trainer.split.train_episodes
     run_lerobot_train(dataset32, tmp_path / "lerobot", episodes, 1, "--dataset.use_imagenet_stats=false")
