@@ -76,8 +76,8 @@ def apply_sync_batch_norms(cfg: DistributedTrainConfig, policy: Any, world: int)
     trainable = [m for m in policy.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not trainable:
         return policy, (
-            f"sync_batch_norms: the {policy.config.type} policy has no trainable BatchNorm layer (a pretrained "
-            "ResNet backbone uses frozen batch norm, diffusion uses GroupNorm), so it changes nothing"
+            f"sync_batch_norms: the {policy.config.type} policy has no trainable BatchNorm layer (ACT's ResNet "
+            "backbone uses frozen batch norm, Diffusion with use_group_norm uses GroupNorm), so it changes nothing"
         )
     converted = torch.nn.SyncBatchNorm.convert_sync_batchnorm(policy)
     return (
