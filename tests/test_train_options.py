@@ -40,8 +40,9 @@ def test_lora_trains_only_adapter_saves_resumes_and_evaluates(
     unused_camera = {"observation.images.not_in_this_dataset": "observation.images.renamed"}
     cfg = train_config(synthetic_dataset, run, policy=policy, steps=2, save_freq=2, eval_freq=2,
                        peft={"target_modules": ["linear1", "linear2"], "r": 4, "lora_alpha": 8},
-                       rename_map=unused_camera)  # fmt: skip
+                       rename_map=unused_camera, cudnn_deterministic=True)  # fmt: skip
     trainer = _trainer(cfg)
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
     trainable = [
         n for n, p in trainer.accelerator.unwrap_model(trainer.policy).named_parameters() if p.requires_grad
     ]
@@ -55,6 +56,7 @@ def test_lora_trains_only_adapter_saves_resumes_and_evaluates(
     assert json.loads((saved / "config.json").read_text())["use_peft"] is True
     train_cfg = json.loads((saved / "train_config.json").read_text())
     assert train_cfg["peft"]["r"] == 4 and train_cfg["rename_map"] == unused_camera
+    assert train_cfg["cudnn_deterministic"] is True
     steps = json.loads((saved / "policy_preprocessor.json").read_text())["steps"]
     assert steps[0]["config"]["rename_map"] == unused_camera
     base_weights = load_file(base_act / "model.safetensors")  # the base model was never touched
@@ -71,6 +73,7 @@ def test_lora_trains_only_adapter_saves_resumes_and_evaluates(
     )
     assert ev.exit_code == 0, ev.stderr
     assert json.loads(ev.stdout)
+    torch.backends.cudnn.deterministic = False
 
 
 def test_lerobot_options_validated_with_lerobot_classes(synthetic_dataset: Path, tmp_path: Path):
@@ -94,26 +97,17 @@ def test_lerobot_options_validated_with_lerobot_classes(synthetic_dataset: Path,
     assert not (tmp_path / "w" / "checkpoints").exists()
 
 
-def test_cudnn_flags_and_signal_handlers_restored(synthetic_dataset: Path, tmp_path: Path):
+def test_signal_handlers_restored_after_train(synthetic_dataset: Path, tmp_path: Path):
     def mine(*_):
         pass
 
     previous = signal.signal(signal.SIGTERM, mine)
     try:
-        trainer = _trainer(
-            train_config(synthetic_dataset, tmp_path / "r", steps=1, eval_freq=100, cudnn_deterministic=True)
-        )
-        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
-        trainer.train()
+        _trainer(train_config(synthetic_dataset, tmp_path / "r", steps=1, eval_freq=100)).train()
         assert signal.getsignal(signal.SIGTERM) is mine  # a notebook keeps its own handlers
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        train_cfg = json.loads(
-            (tmp_path / "r/checkpoints/last/pretrained_model/train_config.json").read_text()
-        )
-        assert train_cfg["cudnn_deterministic"] is True
     finally:
         signal.signal(signal.SIGTERM, previous)
-        torch.backends.cudnn.deterministic = False
 
 
 def test_best_checkpoint_only_at_save_points(synthetic_dataset: Path, tmp_path: Path):
