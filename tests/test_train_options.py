@@ -173,3 +173,19 @@ def test_sync_batch_norms_says_what_it_does(synthetic_dataset: Path, tmp_path: P
     policy = trainer.accelerator.unwrap_model(trainer.policy)
     same, note = apply_sync_batch_norms(trainer.cfg, policy, world=2)
     assert same is policy and "no trainable BatchNorm" in note and "frozen batch norm" in note
+
+
+def test_resume_with_other_batch_size_refused(synthetic_dataset: Path, tmp_path: Path):
+    run = tmp_path / "run"
+    _trainer(train_config(synthetic_dataset, run, steps=2, save_freq=2, eval_freq=100)).train()
+    saved = (run / "train_config.yaml").read_text()
+    refused = run_cli("train", "--resume", str(run), "--batch-size", "2", "--steps", "4")
+    assert refused.exit_code == 2, refused.stderr
+    assert "batch_size 4 -> 2" in refused.stderr and "--batch-size 4" in refused.stderr
+    assert (run / "train_config.yaml").read_text() == saved and sorted(read_metrics(run, "train")) == [1, 2]
+    from kuavo_cli.errors import UsageError
+    from kuavo_cli.train.api import run_training
+
+    cfg = {**train_config(synthetic_dataset, run, steps=4, gradient_accumulation_steps=2), "resume": True}
+    with pytest.raises(UsageError, match="gradient_accumulation_steps 1 -> 2"):  # the Python API refuses too
+        run_training(cfg)
