@@ -16,6 +16,8 @@ from kuavo_cli.config import DistributedTrainConfig
 from kuavo_cli.train import Trainer
 from tests.train_fixtures import TINY_ACT, read_trace, train_config
 
+pytestmark = pytest.mark.slow  # runs lerobot-train as a subprocess (still part of CI)
+
 DRIVER = Path(__file__).with_name("lerobot_train_driver.py")
 # dropout 0: lerobot's DataLoader draws its worker seed from the global torch RNG each time an epoch's
 # iterator is created; kuavo's loader has a private generator (so a resumed run continues the exact random
