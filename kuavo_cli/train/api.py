@@ -16,6 +16,7 @@ from kuavo_cli.train.run_dir import CONFIG_FILE
 # Not `gpus`, `batch_size` or `gradient_accumulation_steps`: the saved data position and per-process random
 # state only hold for the topology that wrote the checkpoint (refused in preflight.check_resume_topology).
 RESUME_SAFE_FIELDS = {"steps", "log_freq", "eval_freq", "save_freq", "num_workers", "resume", "wandb"}
+TOPOLOGY_FIELDS = {"gpus", "batch_size", "gradient_accumulation_steps"}
 
 
 def resolve_config(
@@ -45,6 +46,8 @@ def resolve_config(
     merged["output_dir"] = str(run)
     cfg = validate(merged, source=str(config or run / CONFIG_FILE))
     for key, (old, new) in _changed(saved, cfg.model_dump(mode="json")).items():
+        if key in TOPOLOGY_FIELDS:
+            continue  # checked below against what the checkpoint recorded: refused, not warned about
         if key.split(".")[0] in RESUME_SAFE_FIELDS | {"output_dir"}:
             console.print(f"[yellow]resume:[/yellow] {key}: {old!r} -> {new!r}")
         else:
