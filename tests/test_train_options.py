@@ -189,3 +189,29 @@ def test_resume_with_other_batch_size_refused(synthetic_dataset: Path, tmp_path:
     cfg = {**train_config(synthetic_dataset, run, steps=4, gradient_accumulation_steps=2), "resume": True}
     with pytest.raises(UsageError, match="gradient_accumulation_steps 1 -> 2"):  # the Python API refuses too
         run_training(cfg)
+
+
+def test_save_checkpoint_to_hub_pushes_each_checkpoint(synthetic_dataset: Path, tmp_path: Path):
+    """lerobot's push_checkpoint_to_hub, against a loopback hub: every saved checkpoint, tagged with its step."""
+    from tests.cli_helpers import run_subprocess
+    from tests.hub_upload_server import UploadHub
+
+    policy = {**TINY_ACT, "repo_id": "kuavo-team/act-ckpts"}
+    cfg = train_config(synthetic_dataset, tmp_path / "run", policy=policy, steps=2, save_freq=1, eval_freq=100,
+                       save_checkpoint_to_hub=True)  # fmt: skip
+    with UploadHub() as hub:
+        env = {
+            "HF_ENDPOINT": hub.url,
+            "HF_HUB_OFFLINE": "0",
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_TOKEN": "hf_test",
+        }
+        result = run_subprocess("train", str(write_config(tmp_path / "c.yaml", cfg)), env=env)
+        assert result.exit_code == 0, result.stderr[-2000:]
+        remote = hub.repos["kuavo-team/act-ckpts"]
+        for step in ("000001", "000002"):
+            local = tmp_path / "run" / "checkpoints" / "000002" / "pretrained_model" / "config.json"
+            assert f"checkpoints/{step}/pretrained_model/model.safetensors" in remote
+            assert f"checkpoints/{step}/training_state/training_step.json" in remote
+            assert ("kuavo-team/act-ckpts", step) in hub.tags
+        assert remote["checkpoints/000002/pretrained_model/config.json"] == local.read_bytes()
