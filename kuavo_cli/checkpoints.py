@@ -129,7 +129,10 @@ def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any,
         if hasattr(cfg, "pretrained_backbone_weights"):
             cfg.pretrained_backbone_weights = None  # weights come from model.safetensors; no download
         try:
-            policy = get_policy_class(cfg.type).from_pretrained(ref.pretrained_dir, config=cfg)
+            if getattr(cfg, "use_peft", False):
+                policy = _load_peft_policy(ref.pretrained_dir, cfg)
+            else:
+                policy = get_policy_class(cfg.type).from_pretrained(ref.pretrained_dir, config=cfg)
         except ImportError as err:  # lerobot's optional extras: its message names the pip command
             raise KuavoError(f"cannot load a {cfg.type} policy: {err}") from err
         policy.to(device)
@@ -141,6 +144,24 @@ def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any,
             postprocessor_overrides={},
         )
     return policy, cfg, pre, post
+
+
+def _load_peft_policy(pretrained_dir: Path, cfg: Any) -> Any:
+    """A LoRA/PEFT checkpoint holds only the adapter: load its base policy, apply the adapter, merge it
+    (inference then runs the plain lerobot policy)."""
+    from lerobot.policies import get_policy_class
+    from peft import PeftConfig, PeftModel
+
+    base = PeftConfig.from_pretrained(str(pretrained_dir)).base_model_name_or_path
+    if not base or not Path(base).exists():
+        raise UsageError(
+            f"{pretrained_dir} is a PEFT adapter whose base policy {base!r} is not on this machine",
+            "copy the base checkpoint there, or export a merged policy where it is",
+        )
+    policy = get_policy_class(cfg.type).from_pretrained(base, config=cfg)
+    merged = PeftModel.from_pretrained(policy, str(pretrained_dir)).merge_and_unload()
+    merged.config.use_peft = False
+    return merged
 
 
 def _device_override(pipeline_json: Path, device: str) -> dict[str, Any]:

@@ -54,6 +54,9 @@ CROSS_FIELD_RULES = [
     "lerobot's own checks run (e.g. ACT's `n_action_steps` <= `chunk_size`).",
     "`convert.fps` must not exceed `convert.camera_fps`; `convert.size` is WIDTHxHEIGHT, even and >= 16; "
     "`convert.depth_range` is 0 <= low < high.",
+    "`peft` and `sample_weighting` are built with lerobot's `PeftConfig` / `SampleWeightingConfig` (unknown keys "
+    "and wrong types are refused); `peft` and `rename_map` need `policy.pretrained_path`; "
+    "`save_checkpoint_to_hub` needs `policy.repo_id` (lerobot's rules).",
 ]
 
 CONSTRAINT_SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
@@ -274,7 +277,8 @@ def _resume_rule() -> str:
     safe = ", ".join(f"`{name}`" for name in sorted(RESUME_SAFE_FIELDS))
     return (
         "- `kuavo train --resume` continues with the run's saved config (plus your flags / `--set`); it "
-        f"warns about every changed setting except {safe} and `output_dir`."
+        f"warns about every changed setting except {safe} and `output_dir`, and refuses another process "
+        "count (`gpus`), `batch_size` or `gradient_accumulation_steps` than the checkpoint was written with."
     )
 
 

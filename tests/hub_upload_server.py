@@ -11,6 +11,7 @@ _commit_api.py and lfs.py), and what this server answers:
     PUT  /lfs/{oid}                                     the object's bytes; sha256 must equal oid
     POST /lfs/{oid}/verify                              200 when the object arrived
     POST /api/models/{ns}/{name}/commit/{rev}           NDJSON: `file` (base64) and `lfsFile` (oid) adds
+    POST /api/models/{ns}/{name}/tag/{rev}              {"tag": ...}: recorded in `tags`
 
 The tests use tests/hub_server.py for downloads; that one accepts regular uploads only and has no
 /api/validate-yaml, which every upload of a README.md calls.
@@ -37,6 +38,7 @@ class UploadHub:
         self.lfs_puts: list[str] = []
         self.auth_headers: set[str] = set()
         self.commits: list[dict] = []
+        self.tags: dict[tuple[str, str], str] = {}  # (repo_id, tag) -> the commit it names
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._lock = threading.Lock()
@@ -123,12 +125,18 @@ def _handler(hub: UploadHub) -> type[BaseHTTPRequestHandler]:
                     return self._json(200, {"files": [self._mode(f) for f in json.loads(body)["files"]]})
                 if action == "commit":
                     return self._commit(repo_id, body)
+                if action == "tag":  # HfApi.create_tag: POST .../tag/{revision} {"tag": ..., "message": ...}
+                    hub.tags[(repo_id, json.loads(body)["tag"])] = unquote(parts[5])
+                    return self._json(200, {})
             self._json(404, {"error": f"no route for POST {self.path}"})
 
         def _create(self, payload: dict) -> None:
             repo_id = f"{payload.get('organization') or 'user'}/{payload['name']}"
             if repo_id in hub.repos:
-                return self._json(409, {"error": "You already created this model repo"})
+                # as the real hub: the 409 body still carries the url (create_repo(exist_ok=True) reads it)
+                return self._json(
+                    409, {"error": "You already created this model repo", "url": f"{hub.url}/{repo_id}"}
+                )
             hub.repos[repo_id] = {}
             self._json(200, {"url": f"{hub.url}/{repo_id}", "name": repo_id})
 

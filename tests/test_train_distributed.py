@@ -18,21 +18,35 @@ from tests.train_fixtures import read_metrics, read_trace, train_config, write_c
 pytestmark = pytest.mark.slow
 
 
-def test_two_cpu_processes_shard_once_and_agree(synthetic_dataset: Path, tmp_path: Path):
-    run, trace = tmp_path / "run", tmp_path / "trace"
-    cfg = write_config(
-        tmp_path / "c.yaml",
-        train_config(synthetic_dataset, run, steps=6, batch_size=3, eval_freq=3, save_freq=3, log_freq=3),
+TWO_PROCESS_STEPS = 8
+
+
+@pytest.fixture(scope="module")
+def two_process_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One uninterrupted 2-process CPU run with per-rank traces: checked below, and the reference loss curve
+    of the interrupted + resumed run."""
+    tmp = tmp_path_factory.mktemp("two")
+    run, trace = tmp / "run", tmp / "trace"
+    base = train_config(
+        synthetic_dataset, run, steps=TWO_PROCESS_STEPS, batch_size=3, eval_freq=4, save_freq=4
     )
+    cfg = write_config(tmp / "c.yaml", base)
     result = run_subprocess(
         "train", str(cfg), "--gpus", "2", "--cpu", env={"KUAVO_TRACE_DIR": str(trace)}, timeout=900
     )
     assert result.exit_code == 0, result.stderr[-3000:]
+    return {"run": run, "trace": trace, "config": base, "stderr": result.stderr}
+
+
+def test_two_cpu_processes_shard_once_and_agree(two_process_run: dict):
+    run, trace, result_stderr = two_process_run["run"], two_process_run["trace"], two_process_run["stderr"]
     ranks = [read_trace(trace, r) for r in (0, 1)]
-    for step in range(1, 7):  # each step, the two ranks consumed disjoint samples
-        seen = [next(rec["indices"] for rec in rank if rec.get("step") == step) for rank in ranks]
-        assert len(seen[0]) == len(seen[1]) == 3
-        assert set(seen[0]).isdisjoint(seen[1])
+    for step in range(1, TWO_PROCESS_STEPS + 1):  # each step, the two ranks consumed disjoint samples
+        seen = [next(rec for rec in rank if rec.get("step") == step and "indices" in rec) for rank in ranks]
+        assert len(seen[0]["indices"]) == len(seen[1]["indices"]) == 3
+        assert set(seen[0]["indices"]).isdisjoint(seen[1]["indices"])
+        # ... and drew different random numbers (dropout masks here; diffusion noise and timesteps alike)
+        assert seen[0]["next_rand"] != seen[1]["next_rand"], step
     epoch_samples = [i for rank in ranks for rec in rank if "indices" in rec for i in rec["indices"]]
     split = json.loads((run / "split.json").read_text())
     assert split["val_episodes"]  # validation frames never used for training
@@ -47,7 +61,37 @@ def test_two_cpu_processes_shard_once_and_agree(synthetic_dataset: Path, tmp_pat
     assert len(set(epoch_samples)) > 3
     written = {p.name for p in run.iterdir()}
     assert written == {"checkpoints", "metrics.jsonl", "split.json", "train_config.yaml"}  # rank 0 only
-    assert "process(es)" in result.stderr and result.stderr.count("kuavo train act") == 1
+    assert (run / "checkpoints" / "last" / "training_state" / "rng_state_rank1.safetensors").exists()
+    assert "process(es)" in result_stderr and result_stderr.count("kuavo train act") == 1
+
+
+def test_two_process_sigterm_resume_matches_and_other_count_refused(two_process_run: dict, tmp_path: Path):
+    """SIGTERM to `kuavo train --gpus 2` saves on both ranks; --resume continues the exact 2-process loss
+    curve (each rank's own RNG state); --resume --gpus 1 refuses with what changed and how to proceed."""
+    reference = read_metrics(two_process_run["run"], "train")
+    cut = tmp_path / "cut"
+    cfg = write_config(tmp_path / "cut.yaml", {**two_process_run["config"], "output_dir": str(cut)})
+    proc = _start(cfg, "--gpus", "2", "--cpu")
+    _wait_for_step(cut, 2, proc, timeout=900)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err[-3000:]
+    assert "--resume" in err and err.count("training stopped by SIGTERM") == 1  # said once, by rank 0
+    stopped_at = int(os.readlink(cut / "checkpoints" / "last"))
+    assert 2 <= stopped_at < TWO_PROCESS_STEPS
+
+    saved_config = (cut / "train_config.yaml").read_text()
+    one = run_subprocess("train", "--resume", str(cut), "--gpus", "1")
+    assert one.exit_code == 2, one.stderr[-2000:]
+    assert "num_processes 2 -> 1" in one.stderr and "--gpus 2" in one.stderr and "Traceback" not in one.stderr
+    assert (cut / "train_config.yaml").read_text() == saved_config  # refused before touching the run
+
+    resumed = run_subprocess("train", "--resume", str(cut), timeout=900)
+    assert resumed.exit_code == 0, resumed.stderr[-3000:]
+    continued = read_metrics(cut, "train")
+    assert sorted(continued) == list(range(1, TWO_PROCESS_STEPS + 1))
+    for step in range(1, TWO_PROCESS_STEPS + 1):
+        assert continued[step] == pytest.approx(reference[step], rel=1e-5, abs=1e-6), step
 
 
 def _start(cfg: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -67,6 +68,9 @@ def train(
     }
     cfg = resolve_config(config, overrides, flags, resume, console)
     if cfg.gpus > 1 and not inside_launcher():
+        from kuavo_cli.train.preflight import check_before_launch
+
+        check_before_launch(cfg, accelerate_config)
         from kuavo_cli.train.run_dir import default_output_dir
 
         child = _child_args()
@@ -87,10 +91,15 @@ def train(
 
 
 def _train_here(cfg, console, resume: Path | None) -> dict:
+    from kuavo_cli.train import TrainingInterrupted
     from kuavo_cli.train.api import run_training
 
     try:
         return run_training(cfg, console=console, resume_from=resume)
+    except TrainingInterrupted as stop:
+        if int(os.environ.get("RANK", "0")) != 0:  # every rank stops; only the main one says so
+            raise typer.Exit(stop.exit_code) from None
+        raise
     except KuavoError:
         raise
     except Exception as err:

@@ -137,6 +137,27 @@ class TrainPipelineConfigLejuRobot(StrictModel):
     gpus: int = Field(1, gt=0, description="Processes (GPUs) `kuavo train` launches.")
     cpu: bool = Field(False, description="Force CPU even when a GPU is present.")
     compile: bool = Field(False, description="torch.compile the policy.")
+    # lerobot-train options passed through as they are (validated by lerobot's classes, lerobot_options.py)
+    peft: dict[str, Any] | None = Field(
+        None,
+        description="LoRA/PEFT fine-tuning of policy.pretrained_path: lerobot's PeftConfig (target_modules, "
+        "r, lora_alpha, method_type, full_training_modules, init_type). Only the adapter trains.",
+    )
+    rename_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Dataset key -> pretrained policy key (e.g. camera names); needs policy.pretrained_path.",
+    )
+    sample_weighting: dict[str, Any] | None = Field(
+        None,
+        description="lerobot's SampleWeightingConfig (type rabc or uniform); needs a policy whose loss "
+        "supports reduction='none' (pi0, pi05, smolvla, ...).",
+    )
+    cudnn_deterministic: bool = Field(
+        False, description="Deterministic cuDNN kernels (slower); otherwise cudnn.benchmark, as lerobot."
+    )
+    save_checkpoint_to_hub: bool = Field(
+        False, description="Push every saved checkpoint to the hub repo policy.repo_id (main process)."
+    )
     wandb: WandbSection = Field(default_factory=WandbSection, description="Weights & Biases logging.")
     convert: ConvertConfig | None = Field(
         None, description="Options of `kuavo convert` (see docs/convert.md), kept with the run config."
@@ -154,6 +175,17 @@ class TrainPipelineConfigLejuRobot(StrictModel):
             raise ValueError(
                 f"scheduler.num_warmup_steps ({self.scheduler.num_warmup_steps}) exceeds steps ({self.steps})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _lerobot_options(self) -> TrainPipelineConfigLejuRobot:
+        from kuavo_cli.config import lerobot_options
+
+        if self.peft is not None:
+            lerobot_options.peft_config(self.peft)
+        if self.sample_weighting is not None:
+            lerobot_options.sample_weighting_config(self.sample_weighting)
+        lerobot_options.check_pass_through(self)
         return self
 
     def uses_policy_preset(self) -> bool:

@@ -13,7 +13,10 @@ from kuavo_cli.config.models import DistributedTrainConfig
 from kuavo_cli.train.run_dir import CONFIG_FILE
 
 # Settings that may change on resume without breaking the continued run.
-RESUME_SAFE_FIELDS = {"steps", "log_freq", "eval_freq", "save_freq", "num_workers", "resume", "wandb", "gpus"}
+# Not `gpus`, `batch_size` or `gradient_accumulation_steps`: the saved data position and per-process random
+# state only hold for the topology that wrote the checkpoint (refused in preflight.check_resume_topology).
+RESUME_SAFE_FIELDS = {"steps", "log_freq", "eval_freq", "save_freq", "num_workers", "resume", "wandb"}
+TOPOLOGY_FIELDS = {"gpus", "batch_size", "gradient_accumulation_steps"}
 
 
 def resolve_config(
@@ -34,7 +37,8 @@ def resolve_config(
         return load_train_config(config, overrides, flags)
     from kuavo_cli.train.checkpointing import find_resume_checkpoint, run_dir_of
 
-    run = run_dir_of(find_resume_checkpoint(resume))
+    step_dir = find_resume_checkpoint(resume)
+    run = run_dir_of(step_dir)
     saved = read_yaml(run / CONFIG_FILE)
     base = read_yaml(config) if config is not None else saved
     merged = merge_sources(base, overrides, {**flags, "resume": None})
@@ -42,6 +46,8 @@ def resolve_config(
     merged["output_dir"] = str(run)
     cfg = validate(merged, source=str(config or run / CONFIG_FILE))
     for key, (old, new) in _changed(saved, cfg.model_dump(mode="json")).items():
+        if key in TOPOLOGY_FIELDS:
+            continue  # checked below against what the checkpoint recorded: refused, not warned about
         if key.split(".")[0] in RESUME_SAFE_FIELDS | {"output_dir"}:
             console.print(f"[yellow]resume:[/yellow] {key}: {old!r} -> {new!r}")
         else:
@@ -49,6 +55,12 @@ def resolve_config(
                 f"[bold yellow]warning:[/bold yellow] {key} changed since the checkpoint ({old!r} -> {new!r}); "
                 "the continued run will not match an uninterrupted one"
             )
+    from kuavo_cli.train.launch import inside_launcher
+
+    if not inside_launcher():  # before N processes start; inside a launch the Trainer checks the real count
+        from kuavo_cli.train.preflight import check_resume_topology
+
+        check_resume_topology(step_dir, cfg.gpus, cfg.batch_size, cfg.gradient_accumulation_steps)
     return cfg
 
 

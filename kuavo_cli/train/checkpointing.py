@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ def save_checkpoint_atomic(
     num_processes: int,
     batch_size: int,
     extra_state: dict[str, Any],
+    write_extra: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write checkpoints/<step> via a temp folder + rename, then move `last`. A crash mid-write leaves the
     previous checkpoint and links untouched (only a `.tmp-*` folder, removed on the next save)."""
@@ -58,6 +60,8 @@ def save_checkpoint_atomic(
         batch_size=batch_size,
     )
     (tmp / TRAINING_STATE_DIR / "kuavo_state.json").write_text(json.dumps(extra_state, indent=2))
+    if write_extra is not None:  # e.g. the other ranks' RNG states, inside the same atomic rename
+        write_extra(tmp / TRAINING_STATE_DIR)
     _crash_point_for_tests(tmp)
     _fsync_tree(tmp)
     if final.exists():

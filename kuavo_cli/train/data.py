@@ -156,7 +156,8 @@ def make_train_loader(
         persistent_workers=workers > 0,  # no worker restart (and decoder re-open) every epoch
         prefetch_factor=cfg.prefetch_factor if workers > 0 else None,
         # A private generator: creating an iterator must not consume the global RNG (sample-exact resume).
-        generator=torch.Generator().manual_seed(cfg.seed if cfg.seed is not None else 0),
+        # Offset per rank, so the workers' random augmentations differ across processes.
+        generator=torch.Generator().manual_seed((cfg.seed if cfg.seed is not None else 0) + rank),
     )
     return loader, sampler
 

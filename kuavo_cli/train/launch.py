@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from kuavo_cli.errors import KuavoError, UsageError
@@ -84,8 +86,36 @@ def relaunch(
     )
     env = {**os.environ, LAUNCHED_ENV: "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+        proc = subprocess.Popen(cmd, env=env)
     except OSError as err:
         raise KuavoError(f"could not start accelerate launch: {err}") from err
+    return _wait_forwarding_sigterm(proc)
+
+
+def _wait_forwarding_sigterm(proc: subprocess.Popen) -> int:
+    """`kill <pid of kuavo train>` must reach the training processes, which then save and stop together;
+    Ctrl-C already reaches them (same process group), so wait for their checkpoint instead of leaving."""
+    forwarded: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        forwarded.append(signum)
+        proc.send_signal(signum)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, forward) if in_main else None
+    interrupted = 0
+    try:
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except KeyboardInterrupt:
+                interrupted += 1
+                if interrupted > 1:  # a second Ctrl-C: stop waiting
+                    return 130
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    if forwarded and code != 0:
+        return 143
+    return 130 if interrupted and code != 0 else code

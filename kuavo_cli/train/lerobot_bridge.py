@@ -96,10 +96,45 @@ def make_lerobot_train_config(
             optimizer=optimizer,
             scheduler=scheduler,
             wandb=WandBConfig(enable=False, project=cfg.wandb.project, entity=cfg.wandb.entity),
+            **lerobot_options_for(cfg),
         )
 
 
-def make_policy(policy_cfg: Any, meta: Any) -> Any:
+def lerobot_options_for(cfg: DistributedTrainConfig) -> dict[str, Any]:
+    """The pass-through lerobot-train options as lerobot's own objects (saved in train_config.json)."""
+    from kuavo_cli.config import lerobot_options
+
+    return {
+        "peft": lerobot_options.peft_config(cfg.peft) if cfg.peft is not None else None,
+        "rename_map": dict(cfg.rename_map),
+        "sample_weighting": (
+            lerobot_options.sample_weighting_config(cfg.sample_weighting) if cfg.sample_weighting else None
+        ),
+        "cudnn_deterministic": cfg.cudnn_deterministic,
+        "save_checkpoint_to_hub": cfg.save_checkpoint_to_hub,
+    }
+
+
+def wrap_with_peft(policy: Any, lerobot_cfg: Any) -> Any:
+    """lerobot-train's PEFT step: wrap with adapters (base frozen), unless a resumed adapter is loaded."""
+    import dataclasses
+
+    from peft import PeftModel
+
+    from kuavo_cli.errors import UsageError
+
+    if lerobot_cfg.peft is None or isinstance(policy, PeftModel):
+        return policy
+    try:
+        with quiet_logs():
+            return policy.wrap_with_peft(peft_cli_overrides=dataclasses.asdict(lerobot_cfg.peft))
+    except ValueError as err:
+        raise UsageError(
+            f"peft: {err}", "set peft.target_modules to module names of the policy, e.g. [linear1, linear2]"
+        ) from err
+
+
+def make_policy(policy_cfg: Any, meta: Any, rename_map: dict[str, str] | None = None) -> Any:
     """lerobot's own factory; its feature errors become one clear line naming the feature."""
     from lerobot.policies import make_policy as lerobot_make_policy
 
@@ -107,7 +142,7 @@ def make_policy(policy_cfg: Any, meta: Any) -> Any:
 
     try:
         with quiet_logs():
-            return lerobot_make_policy(cfg=policy_cfg, ds_meta=meta)
+            return lerobot_make_policy(cfg=policy_cfg, ds_meta=meta, rename_map=rename_map or None)
     except (ValueError, KeyError) as err:
         features = ", ".join(sorted(meta.features))
         raise UsageError(

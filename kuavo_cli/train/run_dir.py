@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,15 @@ class RunDir:
     state: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def prepare(cls, cfg: DistributedTrainConfig, accelerator: Any, resume_from: Path | None) -> RunDir:
-        """Resolve (and on the main process create) the run folder; all ranks agree on it."""
+    def prepare(
+        cls,
+        cfg: DistributedTrainConfig,
+        accelerator: Any,
+        resume_from: Path | None,
+        check_resume: Callable[[Path], None] | None = None,
+    ) -> RunDir:
+        """Resolve (and on the main process create) the run folder; all ranks agree on it. `check_resume`
+        may refuse the checkpoint to resume from before anything in the run folder is rewritten."""
         from accelerate.utils import broadcast_object_list
 
         resume_from = resume_from or (cfg.resume if isinstance(cfg.resume, Path) else None)
@@ -47,6 +55,8 @@ class RunDir:
         if resume_from is not None:
             step_dir = ckpt.find_resume_checkpoint(resume_from)
             path = ckpt.run_dir_of(step_dir)
+            if check_resume is not None:
+                check_resume(step_dir)
         else:
             step_dir = None
             chosen = [str(cfg.output_dir or default_output_dir(cfg))]

@@ -46,7 +46,15 @@ class MetricsLog:
 
 
 class WandbLog:
-    def __init__(self, cfg: DistributedTrainConfig, run_dir: Path, enabled: bool, config: dict[str, Any]):
+    def __init__(
+        self,
+        cfg: DistributedTrainConfig,
+        run_dir: Path,
+        enabled: bool,
+        config: dict[str, Any],
+        resume_id: str | None = None,
+    ):
+        """`resume_id`: the wandb run to continue (the id saved in the checkpoint a run resumes from)."""
         self.run = None
         if not (enabled and cfg.wandb.enable):
             return
@@ -57,8 +65,8 @@ class WandbLog:
             project=cfg.wandb.project,
             entity=cfg.wandb.entity,
             notes=cfg.wandb.notes,
-            id=cfg.wandb.run_id,
-            resume="allow" if cfg.wandb.run_id else None,
+            id=resume_id,
+            resume="allow" if resume_id else None,
             dir=str(run_dir),
             mode=mode,
             config=config,

@@ -5,9 +5,6 @@ Seed-compatible API: `Trainer(cfg, use_distributed=None)`, `trainer.setup(loss_k
 
 from __future__ import annotations
 
-import math
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,49 +14,14 @@ from rich.console import Console
 
 from kuavo_cli.config.models import DistributedTrainConfig, TrainPipelineConfigLejuRobot
 from kuavo_cli.data.batch import images_to_float
-from kuavo_cli.errors import KuavoError
 from kuavo_cli.train import checkpointing as ckpt
-from kuavo_cli.train import data, lerobot_bridge
+from kuavo_cli.train import data, lerobot_bridge, preflight, processors, rng
+from kuavo_cli.train.best import BestTracker
+from kuavo_cli.train.losses import check_sample_weighting, extract_loss, weighted_loss
+from kuavo_cli.train.process_state import TrainingInterrupted, reset_accelerate_singletons, set_cudnn
 from kuavo_cli.train.run_dir import RunDir
+from kuavo_cli.train.signals import stop_flag_on_signals
 from kuavo_cli.train.tracking import MetricsLog, RankTrace, WandbLog, make_profiler, make_progress
-from kuavo_cli.utils.logs import quiet_logs
-
-
-class TrainingInterrupted(KuavoError):
-    def __init__(self, signame: str, step: int, checkpoint: Path | None):
-        where = f"; checkpoint saved at {checkpoint}" if checkpoint else ""
-        super().__init__(
-            f"training stopped by {signame} after step {step}{where}",
-            f"continue with: kuavo train --resume {checkpoint.parent.parent}" if checkpoint else None,
-            exit_code=130 if signame == "SIGINT" else 143,
-        )
-
-
-def extract_loss(output: Any, loss_key: str) -> tuple[torch.Tensor, dict[str, Any]]:
-    """lerobot policies return a tensor, (loss, dict), (loss, None) or a dict; take the loss from any."""
-    if isinstance(output, torch.Tensor):
-        return output, {}
-    if isinstance(output, dict):
-        return output[loss_key], output
-    if isinstance(output, tuple | list) and output:
-        first, rest = output[0], output[1] if len(output) > 1 else None
-        if isinstance(first, dict):
-            return first[loss_key], first
-        return first, rest if isinstance(rest, dict) else {}
-    raise KuavoError(f"policy forward returned {type(output).__name__}; expected a loss tensor")
-
-
-def _reset_accelerate_singletons() -> None:
-    """Accelerate keeps process-wide state; a second Trainer in one (non-distributed) process, e.g. in a
-    notebook, must not inherit the first one's mixed precision or accumulation settings."""
-    from kuavo_cli.train.launch import inside_launcher
-
-    if inside_launcher():
-        return
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
 
 
 class Trainer:
@@ -83,11 +45,11 @@ class Trainer:
     # ---------------------------------------------------------------- setup
     def setup(self, loss_key: str = "loss", resume_from: Path | None = None) -> Trainer:
         from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs, set_seed
+        from accelerate.utils import DistributedDataParallelKwargs
 
         cfg = self.cfg
         self.loss_key = loss_key
-        _reset_accelerate_singletons()
+        reset_accelerate_singletons()
         ddp = DistributedDataParallelKwargs(
             find_unused_parameters=cfg.find_unused_parameters, broadcast_buffers=cfg.broadcast_buffers
         )
@@ -99,15 +61,28 @@ class Trainer:
             kwargs_handlers=[ddp],
             step_scheduler_with_optimizer=False,
         )
+        preflight.check_accelerator(cfg, acc)
         self.world = acc.num_processes
         self.distributed = self.use_distributed if self.use_distributed is not None else self.world > 1
         self.is_main = acc.is_main_process
+        set_cudnn(cfg.cudnn_deterministic)
         if cfg.seed is not None:
-            set_seed(cfg.seed)
+            rng.seed_all_ranks(cfg.seed)  # rank r: seed + r (rank 0 draws what lerobot-train draws)
 
-        self.run = RunDir.prepare(cfg, acc, resume_from)
+        self.run = RunDir.prepare(
+            cfg,
+            acc,
+            resume_from,
+            lambda step_dir: preflight.check_resume_topology(
+                step_dir, self.world, cfg.batch_size, cfg.gradient_accumulation_steps
+            ),
+        )
         resume_step_dir = self.run.resume_step_dir
         meta = data.load_metadata(cfg)
+        # As lerobot's make_dataset: camera mean/std become ImageNet's before policy and processors see them.
+        self.imagenet_cameras = (
+            processors.apply_imagenet_stats(meta) if cfg.dataset.use_imagenet_stats else []
+        )
         self.split = data.split_episodes(cfg, meta.total_episodes)
 
         from kuavo_cli.train.hub_assets import check_policy_assets
@@ -116,6 +91,7 @@ class Trainer:
         policy_cfg = lerobot_bridge.make_policy_config(cfg, device=acc.device.type)
         if resume_step_dir is not None:
             policy_cfg.pretrained_path = resume_step_dir / "pretrained_model"
+            policy_cfg.use_peft = cfg.peft is not None  # lerobot loads the saved adapter on its base model
         self.train_set = data.make_dataset(cfg, meta, policy_cfg, self.split.train_episodes, train=True)
         self.val_set = data.make_dataset(cfg, meta, policy_cfg, self.split.val_episodes, train=False)
         pin = acc.device.type == "cuda"
@@ -124,27 +100,39 @@ class Trainer:
         )
         self.val_loader = data.make_val_loader(cfg, self.val_set, acc.process_index, self.world, pin)
 
-        policy = lerobot_bridge.make_policy(policy_cfg, meta)
+        policy = lerobot_bridge.make_policy(policy_cfg, meta, cfg.rename_map)
         self.policy_cfg = policy.config
-        self.preprocessor, self.postprocessor = self._make_processors(policy, meta, resume_step_dir)
         opt_cfg, sched_cfg = lerobot_bridge.make_optim_configs(cfg, self.policy_cfg)
         self.grad_clip_norm = opt_cfg.grad_clip_norm
         self.lerobot_cfg = lerobot_bridge.make_lerobot_train_config(
             cfg, self.policy_cfg, opt_cfg, sched_cfg, self.run.path
         )
+        check_sample_weighting(cfg, policy)
+        policy = lerobot_bridge.wrap_with_peft(policy, self.lerobot_cfg)
+        self.preprocessor, self.postprocessor = processors.make_processors(
+            self.policy_cfg, policy, meta.stats, acc.device.type, cfg.rename_map, resume_step_dir is not None
+        )
         from lerobot.optim.factory import make_optimizer_and_scheduler
 
         optimizer, scheduler = make_optimizer_and_scheduler(self.lerobot_cfg, policy)
+        self.sample_weighter = None
+        if self.lerobot_cfg.sample_weighting is not None:
+            from lerobot.utils.sample_weighting import make_sample_weighter
+
+            self.sample_weighter = make_sample_weighter(
+                self.lerobot_cfg.sample_weighting, policy, acc.device, cfg.dataset.root, cfg.dataset.repo_id
+            )
         self.step = 0
         if resume_step_dir is not None:
             from lerobot.common.train_utils import load_training_state
 
             self.step, optimizer, scheduler = load_training_state(resume_step_dir, optimizer, scheduler)
-        if cfg.sync_batch_norms and self.world > 1:
-            policy = torch.nn.SyncBatchNorm.convert_sync_batchnorm(policy)
+            rng.restore_own_state(resume_step_dir, acc.process_index)
+        policy, self.sync_bn_note = preflight.apply_sync_batch_norms(cfg, policy, self.world)
         if cfg.compile:
             policy = torch.compile(policy)
         self.num_params = sum(p.numel() for p in policy.parameters())
+        self.num_trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
         if scheduler is not None:
             self.policy, self.optimizer, self.scheduler = acc.prepare(policy, optimizer, scheduler)
         else:
@@ -152,7 +140,7 @@ class Trainer:
             self.scheduler = None
         micro_done = self.step * cfg.gradient_accumulation_steps
         self.sampler.load_state_dict(self.sampler.position_for(micro_done, cfg.batch_size, self.distributed))
-        self.best_val = self.run.state.get("best_val_loss", math.inf)
+        self.best = BestTracker(self.run.state.get("best_val_loss", float("inf")))
         self.metrics = MetricsLog(self.run.path / "metrics.jsonl", self.is_main)
         self.metrics.truncate_after(self.step)
         self.trace = RankTrace(acc.process_index)
@@ -161,40 +149,38 @@ class Trainer:
         self.is_setup = True
         return self
 
-    def _make_processors(self, policy: Any, meta: Any, resume_step_dir: Path | None) -> tuple[Any, Any]:
-        from lerobot.policies import make_pre_post_processors
-
-        device = self.accelerator.device.type
-        with quiet_logs():
-            if resume_step_dir is not None or self.policy_cfg.pretrained_path:
-                path = (
-                    resume_step_dir / "pretrained_model"
-                    if resume_step_dir
-                    else self.policy_cfg.pretrained_path
-                )
-                return make_pre_post_processors(
-                    self.policy_cfg,
-                    pretrained_path=str(path),
-                    preprocessor_overrides={"device_processor": {"device": device}},
-                    postprocessor_overrides={},
-                )
-            return make_pre_post_processors(self.policy_cfg, dataset_stats=meta.stats)
-
     # ---------------------------------------------------------------- train
     def train(self) -> dict[str, Any]:
         if not self.is_setup:
             self.setup(self.loss_key)
+        cfg = self.cfg
+        # A resumed run continues its wandb run (the id is saved in every checkpoint).
+        resume_id = cfg.wandb.run_id or self.run.state.get("wandb_run_id")
+        wandb_log = WandbLog(cfg, self.run.path, self.is_main, cfg.model_dump(mode="json"), resume_id)
+        try:
+            with stop_flag_on_signals(self._on_signal):
+                return self._loop(wandb_log)
+        finally:
+            wandb_log.finish()
+
+    def _on_signal(self, name: str) -> None:
+        self._stop_signal = name
+
+    def _loop(self, wandb_log: WandbLog) -> dict[str, Any]:
         cfg, acc = self.cfg, self.accelerator
-        wandb_log = WandbLog(cfg, self.run.path, self.is_main, config=cfg.model_dump(mode="json"))
-        self._install_signal_handlers()
         eff_batch = cfg.batch_size * self.world * cfg.gradient_accumulation_steps
         if self.is_main:
+            trainable = (
+                "" if self.num_trainable == self.num_params else f" ({self.num_trainable:,} trainable)"
+            )
             self.console.print(
-                f"[bold]kuavo train[/bold] {self.policy_cfg.type}: {self.num_params / 1e6:.2f}M params, "
+                f"[bold]kuavo train[/bold] {self.policy_cfg.type}: {self.num_params / 1e6:.2f}M params{trainable}, "
                 f"{len(self.split.train_episodes)} train / {len(self.split.val_episodes)} val episodes, "
                 f"{self.world} process(es) on {acc.device.type}, effective batch {eff_batch} "
                 f"({cfg.batch_size} x {self.world} x {cfg.gradient_accumulation_steps}), run {self.run.path}"
             )
+            if self.sync_bn_note:
+                self.console.print(self.sync_bn_note)
         batches = self._batches()
         window_loss, window_n, window_t0 = torch.zeros((), device=acc.device), 0, time.perf_counter()
         last_saved: Path | None = None
@@ -213,52 +199,28 @@ class Trainer:
                 window_n += 1
                 if profiler is not None:
                     profiler.step()
-                saved_now = None
                 if self.step % cfg.log_freq == 0 or self.step == cfg.steps:
-                    mean_loss = acc.reduce(window_loss / window_n, reduction="mean").item()
                     seconds = time.perf_counter() - window_t0
-                    record = {
-                        "step": self.step,
-                        "split": "train",
-                        "loss": mean_loss,
-                        "lr": self.optimizer.param_groups[0]["lr"],
-                        "grad_norm": float(grad_norm),
-                        "samples_per_s": window_n * eff_batch / max(seconds, 1e-9),
-                        "epoch": self.step * eff_batch / max(len(self.train_set), 1),
-                        "data_wait_fraction": min(self._data_wait_s / max(seconds, 1e-9), 1.0),
-                    }
-                    self._data_wait_s = 0.0
-                    self._advise_if_data_bound(record["data_wait_fraction"])
-                    self.metrics.write(record)
-                    wandb_log.log({f"train/{k}": v for k, v in record.items() if k != "split"}, self.step)
-                    progress.update(
-                        task,
-                        stats=f"loss {mean_loss:.4f} lr {record['lr']:.1e} "
-                        f"{record['samples_per_s']:.1f} samples/s",
-                    )
-                    window_loss, window_n, window_t0 = (
-                        torch.zeros((), device=acc.device),
-                        0,
-                        time.perf_counter(),
-                    )
-                improved = False
+                    stats = self._log_window(window_loss / window_n, window_n, seconds, grad_norm, wandb_log)
+                    progress.update(task, stats=stats)
+                    window_loss, window_n = torch.zeros((), device=acc.device), 0
+                    window_t0 = time.perf_counter()
                 if self.step % cfg.eval_freq == 0 or self.step == cfg.steps:
                     val_loss = self.validate()
-                    improved = val_loss < self.best_val
-                    if improved:
-                        self.best_val = val_loss
+                    improved = self.best.observe(
+                        self.step, val_loss, acc.unwrap_model(self.policy), self.is_main
+                    )
                     self.metrics.write(
                         {"step": self.step, "split": "val", "loss": val_loss, "best": improved}
                     )
                     wandb_log.log({"val/loss": val_loss}, self.step)
                 stop = self._agreed_stop()
-                if self.step % cfg.save_freq == 0 or self.step == cfg.steps or improved or stop:
-                    saved_now = last_saved = self.save(best=improved, wandb_run_id=wandb_log.run_id)
+                saved_now = None
+                if self.step % cfg.save_freq == 0 or self.step == cfg.steps or stop:
+                    saved_now = last_saved = self.save(wandb_run_id=wandb_log.run_id)
                 progress.update(task, completed=self.step)
                 if stop:
-                    wandb_log.finish()
                     raise TrainingInterrupted(self._stop_signal or "signal", self.step, saved_now)
-        wandb_log.finish()
         if self.trace.enabled:
             params = acc.unwrap_model(self.policy).parameters()
             self.trace.write({"param_checksum": float(sum(p.detach().double().sum() for p in params))})
@@ -266,13 +228,33 @@ class Trainer:
         return {
             "run_dir": str(self.run.path),
             "steps": self.step,
-            "best_val_loss": self.best_val,
+            "best_val_loss": self.best.best_val,
             "last_val_loss": val_loss,
             "last_checkpoint": str(last_saved) if last_saved else None,
             "effective_batch_size": eff_batch,
             "num_processes": self.world,
             "rank": self.accelerator.process_index,
         }
+
+    def _log_window(self, mean: torch.Tensor, n: int, seconds: float, grad_norm: float, wandb_log) -> str:
+        """One metrics.jsonl / wandb record for the steps since the last log; returns the progress text."""
+        eff_batch = self.cfg.batch_size * self.world * self.cfg.gradient_accumulation_steps
+        mean_loss = self.accelerator.reduce(mean, reduction="mean").item()
+        record = {
+            "step": self.step,
+            "split": "train",
+            "loss": mean_loss,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "grad_norm": float(grad_norm),
+            "samples_per_s": n * eff_batch / max(seconds, 1e-9),
+            "epoch": self.step * eff_batch / max(len(self.train_set), 1),
+            "data_wait_fraction": min(self._data_wait_s / max(seconds, 1e-9), 1.0),
+        }
+        self._data_wait_s = 0.0
+        self._advise_if_data_bound(record["data_wait_fraction"])
+        self.metrics.write(record)
+        wandb_log.log({f"train/{k}": v for k, v in record.items() if k != "split"}, self.step)
+        return f"loss {mean_loss:.4f} lr {record['lr']:.1e} {record['samples_per_s']:.1f} samples/s"
 
     def _batches(self):
         """Endless micro-batches; the sampler advances its epoch each time it is iterated again."""
@@ -295,7 +277,7 @@ class Trainer:
             batch = self.preprocessor(images_to_float(raw, acc.device))
             with acc.accumulate(policy):
                 with acc.autocast():
-                    loss, _ = extract_loss(policy(batch), self.loss_key)
+                    loss = self._loss(policy, batch)
                 acc.backward(loss)
                 if acc.sync_gradients:
                     max_norm = self.grad_clip_norm if self.grad_clip_norm > 0 else float("inf")
@@ -308,8 +290,13 @@ class Trainer:
         unwrapped = acc.unwrap_model(policy)
         if hasattr(unwrapped, "update"):
             unwrapped.update()
-        self.trace.write({"step": self.step + 1, "indices": seen})
+        self.trace.write({"step": self.step + 1, "indices": seen, "next_rand": rng.peek() if seen else None})
         return total / self.cfg.gradient_accumulation_steps, grad_norm
+
+    def _loss(self, policy: Any, batch: dict[str, Any]) -> torch.Tensor:
+        if self.sample_weighter is None:
+            return extract_loss(policy(batch), self.loss_key)[0]
+        return weighted_loss(policy, batch, self.sample_weighter)
 
     @torch.no_grad()
     def validate(self) -> float:
@@ -331,23 +318,26 @@ class Trainer:
         total = acc.gather_for_metrics(sums.unsqueeze(0)).reshape(-1, 2).sum(0)
         return (total[0] / total[1].clamp(min=1)).item()
 
-    def save(self, best: bool = False, wandb_run_id: str | None = None) -> Path | None:
-        """Collective: every rank calls it, the main process writes."""
+    def save(self, wandb_run_id: str | None = None) -> Path | None:
+        """Collective: every rank calls it (and hands its RNG state over), the main process writes."""
         acc = self.accelerator
         acc.wait_for_everyone()
+        rank_states = rng.gather_states(acc)
         path = None
         if self.is_main:
             state = {
-                "best_val_loss": self.best_val,
+                "best_val_loss": self.best.best_val,
                 "wandb_run_id": wandb_run_id,
                 "num_processes": self.world,
+                "gradient_accumulation_steps": self.cfg.gradient_accumulation_steps,
             }
+            model = acc.unwrap_model(self.policy)
             path = ckpt.save_checkpoint_atomic(
                 self.run.path,
                 self.step,
                 self.cfg.steps,
                 self.lerobot_cfg,
-                acc.unwrap_model(self.policy),
+                model,
                 self.optimizer.optimizer,
                 self.scheduler.scheduler if self.scheduler is not None else None,
                 self.preprocessor,
@@ -355,13 +345,17 @@ class Trainer:
                 self.world,
                 self.cfg.batch_size,
                 state,
+                write_extra=lambda training_state: rng.write_states(training_state, rank_states),
             )
-            ckpts = path.parent
-            if best:
-                ckpt.set_link(ckpts, ckpt.BEST_LINK, path.name)
-                (ckpts / "best.json").write_text(f'{{"step": {self.step}, "val_loss": {self.best_val}}}\n')
+            parts = {"model": model, "lerobot_cfg": self.lerobot_cfg}
+            parts.update(preprocessor=self.preprocessor, postprocessor=self.postprocessor)
+            self.best.write(self.run.path, self.step, self.cfg.steps, parts)
             if self.cfg.only_last_best:
-                ckpt.prune(ckpts)
+                ckpt.prune(path.parent)
+            if self.cfg.save_checkpoint_to_hub:
+                from lerobot.common.train_utils import push_checkpoint_to_hub
+
+                push_checkpoint_to_hub(path, self.policy_cfg.repo_id, private=self.policy_cfg.private)
         acc.wait_for_everyone()
         return path
 
@@ -380,16 +374,6 @@ class Trainer:
             )
 
     # ---------------------------------------------------------------- signals
-    def _install_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def handler(signum: int, _frame: Any) -> None:
-            self._stop_signal = signal.Signals(signum).name
-
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
-
     def _agreed_stop(self) -> bool:
         """All ranks stop together if any rank was signalled."""
         flag = torch.tensor(1.0 if self._stop_signal else 0.0, device=self.accelerator.device)
