@@ -31,18 +31,25 @@ class EpisodeSplit:
 
 
 def load_metadata(cfg: DistributedTrainConfig) -> Any:
+    """The dataset's lerobot metadata. With `dataset.root`, every file the chosen episodes need is checked
+    first (kuavo_cli/data/integrity.py): a missing or truncated one is named, and the hub is never tried."""
     from lerobot.datasets import LeRobotDatasetMetadata
 
     root = cfg.dataset.root
-    if root is not None and not (Path(root) / "meta" / "info.json").exists():
-        raise UsageError(
-            f"dataset.root {root} is not a LeRobot dataset (no meta/info.json)",
-            "point dataset.root at a converted dataset (`kuavo convert`) or generate one with `kuavo demo-data`",
-        )
+    if root is not None:
+        if not (Path(root) / "meta" / "info.json").exists():
+            raise UsageError(
+                f"dataset.root {root} is not a LeRobot dataset (no meta/info.json)",
+                "point dataset.root at a converted dataset (`kuavo convert`) or generate one with "
+                "`kuavo demo-data`",
+            )
+        from kuavo_cli.data.integrity import open_checked
+
+        return open_checked(root, cfg.dataset.repo_id, cfg.dataset.episodes, cfg.dataset.revision)
     try:
         with quiet_logs():
-            return LeRobotDatasetMetadata(cfg.dataset.repo_id, root=root, revision=cfg.dataset.revision)
-    except Exception as err:  # hub lookups when root is not given, corrupt metadata
+            return LeRobotDatasetMetadata(cfg.dataset.repo_id, revision=cfg.dataset.revision)
+    except Exception as err:  # hub lookups when root is not given
         raise UsageError(
             f"cannot open dataset {cfg.dataset.repo_id!r}: {str(err).splitlines()[0] if str(err) else err!r}",
             "set dataset.root to a local copy (kuavo download ... --local-dir DIR)",
