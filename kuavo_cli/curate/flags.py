@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from kuavo_cli.curate.signals import EpisodeSignals, camera_signals, vector_signals
+from kuavo_cli.curate.signals import CameraSignal, EpisodeSignals, camera_signals, vector_signals
 
 FLAG_CODES = {
     "too_short": "fewer frames than --min-length (default: half the median episode)",
@@ -34,7 +34,9 @@ class QualityThresholds(BaseModel):
         None, description="State value above which a gripper counts as closed; default halfway between "
         "its typical open and closed values in this dataset."
     )  # fmt: skip
-    black_level: float = Field(10.0, ge=0, le=255, description="Mean grey level below which a frame is black.")
+    black_level: float = Field(
+        10.0, ge=0, le=255, description="Mean grey level below which a frame is black."
+    )
     frozen_change: float = Field(
         2.0, ge=0, description="Largest pixel change (0..255) between frames at or below which they repeat."
     )
@@ -75,9 +77,20 @@ def _gripper_flags(sig: EpisodeSignals, levels: dict[str, float], used: set[str]
     missing = sorted(used - closes)
     if not closes or missing:
         which = ", ".join(missing or sorted(sig.gripper_max))
-        peak = ", ".join(f"{n} max {sig.gripper_max[n]:.2f} < {levels[n]:.2f}" for n in missing or sorted(levels))
+        peak = ", ".join(
+            f"{n} max {sig.gripper_max[n]:.2f} < {levels[n]:.2f}" for n in missing or sorted(levels)
+        )
         return [_flag("gripper_never_closes", f"{which} never closes ({peak})")]
     return []
+
+
+def frozen_share(cam: CameraSignal, t: QualityThresholds) -> float:
+    """Share of consecutive frame pairs that repeat the picture, black frames left out (they are counted
+    as black, not frozen)."""
+    black = cam.brightness < t.black_level
+    lit_pairs = ~(black[1:] | black[:-1])
+    frozen = (cam.max_change <= t.frozen_change) & lit_pairs
+    return float(frozen.sum() / max(len(cam.max_change), 1))
 
 
 def _camera_flags(sig: EpisodeSignals, t: QualityThresholds) -> list[dict]:
@@ -86,15 +99,11 @@ def _camera_flags(sig: EpisodeSignals, t: QualityThresholds) -> list[dict]:
         name = key.rsplit(".", 1)[-1]
         if not len(cam.brightness):
             continue
-        black = cam.brightness < t.black_level
-        if black.mean() >= t.camera_fraction:
-            flags.append(_flag("black_camera", f"{name} black in {black.mean():.0%} of frames"))
+        black = float((cam.brightness < t.black_level).mean())
+        if black >= t.camera_fraction:
+            flags.append(_flag("black_camera", f"{name} black in {black:.0%} of frames"))
             continue  # a black picture also repeats; say it once
-        lit_pairs = ~(black[1:] | black[:-1])
-        if lit_pairs.sum() == 0:
-            continue
-        frozen = (cam.max_change <= t.frozen_change) & lit_pairs
-        share = frozen.sum() / max(len(cam.max_change), 1)
+        share = frozen_share(cam, t)
         if share >= t.camera_fraction:
             flags.append(_flag("frozen_camera", f"{name} repeats its picture in {share:.0%} of frames"))
     return flags
@@ -124,12 +133,16 @@ def outlier_scores(episodes: list[EpisodeSignals]) -> dict[int, dict[str, float]
     return scores
 
 
-def flag_episodes(episodes: list[EpisodeSignals], t: QualityThresholds) -> list[dict]:
+def flag_episodes(episodes: list[EpisodeSignals], t: QualityThresholds) -> tuple[list[dict], dict]:
     median = float(np.median([s.length for s in episodes])) if episodes else 0.0
     lo = t.min_length if t.min_length is not None else max(1, int(np.ceil(median / 2)))
     hi = t.max_length if t.max_length is not None else int(median * 2)
     levels = gripper_levels(episodes, t.gripper_closed)
-    used = {n for n, level in levels.items() if np.mean([s.gripper_max.get(n, -np.inf) >= level for s in episodes]) >= 0.5}
+    used = {
+        n
+        for n, level in levels.items()
+        if np.mean([s.gripper_max.get(n, -np.inf) >= level for s in episodes]) >= 0.5
+    }
     scores = outlier_scores(episodes) if len(episodes) >= t.min_episodes_for_outliers else {}
     rows = []
     for sig in episodes:
@@ -148,7 +161,7 @@ def flag_episodes(episodes: list[EpisodeSignals], t: QualityThresholds) -> list[
                 "flags": flags,
                 "gripper_max": {k: round(v, 4) for k, v in sig.gripper_max.items()},
                 "camera_black": {k: round(float((c.brightness < t.black_level).mean()), 3) for k, c in sig.cameras.items() if len(c.brightness)},
-                "camera_frozen": {k: round(float((c.max_change <= t.frozen_change).mean()), 3) for k, c in sig.cameras.items() if len(c.max_change)},
+                "camera_frozen": {k: round(frozen_share(c, t), 3) for k, c in sig.cameras.items() if len(c.max_change)},
                 "limit_frames": dict(sig.limit_frames),
                 "motion": {k: round(v, 6) for k, v in sig.motion.items()},
                 "z": {k: round(v, 2) for k, v in scores.get(sig.episode, {}).items()},

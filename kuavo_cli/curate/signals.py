@@ -45,7 +45,11 @@ def _state_names(meta: Any, dim: int) -> list[str]:
     names = (meta.features.get(STATE_KEY) or {}).get("names")
     if isinstance(names, dict):
         names = next(iter(names.values()), None)
-    return [str(n) for n in names] if isinstance(names, list) and len(names) == dim else [str(i) for i in range(dim)]
+    return (
+        [str(n) for n in names]
+        if isinstance(names, list) and len(names) == dim
+        else [str(i) for i in range(dim)]
+    )
 
 
 def gripper_indices(names: list[str]) -> list[int]:
