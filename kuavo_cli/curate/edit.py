@@ -105,13 +105,15 @@ def edit_dataset(
 ) -> dict:
     """Keep only `keep`, or drop `delete`, episodes (re-indexed from 0) and optionally set every episode's
     task text; into the new dataset `out`."""
-    if (keep is None) == (delete is None):
-        raise UsageError("pass exactly one of --keep or --delete")
+    if keep is not None and delete is not None:
+        raise UsageError("pass either --keep or --delete, not both")
+    if keep is None and delete is None and task is None:
+        raise UsageError("nothing to edit", "pass --keep, --delete or --task")
     out = check_output(out, [root])
     dataset = load(root)
     total = dataset.meta.total_episodes
     _check_episodes(keep or delete or [], total, "--keep" if keep is not None else "--delete")
-    drop = sorted(set(delete)) if delete is not None else sorted(set(range(total)) - set(keep or []))
+    drop = sorted(set(range(total)) - set(keep)) if keep is not None else sorted(set(delete or []))
     if not drop and task is None:
         raise UsageError(
             "the edit changes nothing (every episode is kept)", "pass --delete, --keep or --task"
