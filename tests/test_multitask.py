@@ -95,6 +95,15 @@ def test_cli_logs_per_dataset_val_and_refuses_mismatched_features(two_tasks, syn
     result = run_cli("train", str(cfg))
     assert result.exit_code == 0, result.stderr
     assert "val loss per dataset at step 2: task1 " in result.stderr and "task2 " in result.stderr
+    # kuavo eval picks each dataset's own held-out episodes from split.json (local episode numbers).
+    sources = json.loads((tmp_path / "run" / "split.json").read_text())["sources"]
+    for root, source in zip((a, b), sources, strict=True):
+        evaluated = run_cli("eval", str(tmp_path / "run"), "--dataset", str(root), "--no-plots", "--json",
+                            "--out", str(tmp_path / f"eval-{source['name']}"))  # fmt: skip
+        assert evaluated.exit_code == 0, evaluated.stderr
+        report = json.loads(evaluated.stdout)
+        assert report["episodes"] == source["val_episodes"], report["episodes_source"]
+        assert report["episodes_source"] == "held-out (split.json)"
     # synthetic_dataset has 64x48 cameras, task1 32x48: refused before training, naming the key.
     bad = _multi_config(a, synthetic_dataset, tmp_path / "bad")
     refused = run_cli("train", str(write_config(tmp_path / "bad.yaml", bad)))
