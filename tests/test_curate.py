@@ -140,3 +140,21 @@ def test_edit_names_a_missing_video_before_lerobot(defective, tmp_path):
     result = run_cli("dataset", "edit", str(root), "--delete", "5", "--out", str(tmp_path / "out"))
     assert result.exit_code == 2 and str(video) in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_split_fraction_that_rounds_to_no_episode_is_refused(synthetic_dataset, tmp_path):
+    # lerobot's own fraction split would silently skip `val` here (int(6 * 0.05) == 0).
+    out = tmp_path / "split"
+    result = run_cli(
+        "dataset",
+        "split",
+        str(synthetic_dataset),
+        "--split",
+        "train=0.95",
+        "--split",
+        "val=0.05",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 2 and "--split val=0.05 is no episode of 6" in result.stderr
+    assert not out.exists()

@@ -73,7 +73,7 @@ def check(
 
 @dataset_app.command(
     "edit",
-    epilog="Example: kuavo dataset edit data/task1 --delete 3,17-19 --out data/task1-clean",
+    epilog="Example: kuavo dataset edit data/task1 --delete 1,3-4 --out data/task1-clean",
 )
 def edit(
     dataset: DatasetArg,

@@ -147,6 +147,8 @@ def split_dataset(root: Path, out: Path, splits: dict[str, list[int] | float]) -
     for name, value in splits.items():
         if isinstance(value, list):
             _check_episodes(value, total, f"--split {name}")
+    if fractions:
+        splits = fraction_episodes(total, splits)
     from lerobot.datasets import dataset_tools
 
     with staged(out) as target:
@@ -156,6 +158,24 @@ def split_dataset(root: Path, out: Path, splits: dict[str, list[int] | float]) -
         "path": str(out),
         "splits": {n: _summary(out / n) for n in splits if (out / n).exists()},
     }
+
+
+def fraction_episodes(total: int, fractions: dict[str, float]) -> dict[str, list[int]]:
+    """Fractions -> consecutive episode ranges in episode order (rounded; when the fractions add up to 1
+    the last split takes the rest). lerobot's own conversion truncates and silently skips a split that
+    rounds to no episode; here that is an error."""
+    if sum(fractions.values()) > 1 + 1e-9:
+        raise UsageError(f"--split fractions add up to {sum(fractions.values()):g}, more than 1")
+    counts = [round(total * f) for f in fractions.values()]
+    if abs(sum(fractions.values()) - 1) < 1e-9:
+        counts[-1] = total - sum(counts[:-1])
+    out, start = {}, 0
+    for (name, fraction), count in zip(fractions.items(), counts, strict=True):
+        if count < 1:
+            raise UsageError(f"--split {name}={fraction:g} is no episode of {total}", "use a larger fraction")
+        out[name] = list(range(start, start + count))
+        start += count
+    return out
 
 
 def merge_datasets(roots: list[Path], out: Path, repo_id: str | None = None) -> dict:
