@@ -80,7 +80,8 @@ def _gripper_flags(sig: EpisodeSignals, levels: dict[str, float], used: set[str]
         peak = ", ".join(
             f"{n} max {sig.gripper_max[n]:.2f} < {levels[n]:.2f}" for n in missing or sorted(levels)
         )
-        return [_flag("gripper_never_closes", f"{which} never closes ({peak})")]
+        verb = "never closes" if len(missing or sig.gripper_max) == 1 else "never close"
+        return [_flag("gripper_never_closes", f"{which} {verb} ({peak})")]
     return []
 
 

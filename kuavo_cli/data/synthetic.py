@@ -75,6 +75,12 @@ DEFECTS = {
 }
 
 
+def episode_length(spec: SyntheticSpec, episode: int) -> int:
+    """Frames of `episode` (a `short` defect makes it a fifth as long)."""
+    short = dict(spec.defects).get(episode) == "short"
+    return max(4, spec.episode_length // 5) if short else spec.episode_length
+
+
 def _with_state_defect(q: np.ndarray, defect: str | None) -> np.ndarray:
     q = q.copy()
     if defect == "gripper_open":
@@ -175,7 +181,7 @@ def make_synthetic_dataset(
             defects = dict(spec.defects)
             for episode in range(spec.num_episodes):
                 defect = defects.get(episode)
-                length = spec.episode_length if defect != "short" else max(4, spec.episode_length // 5)
+                length = episode_length(spec, episode)
                 q = _with_state_defect(joint_trajectory(spec, episode, length), defect)
                 for i in range(length):
                     frame = {STATE_KEY: q[i], ACTION_KEY: q[i + 1], "task": spec.task}
