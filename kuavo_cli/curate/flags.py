@@ -134,6 +134,23 @@ def outlier_scores(episodes: list[EpisodeSignals]) -> dict[int, dict[str, float]
     return scores
 
 
+def _row(sig: EpisodeSignals, t: QualityThresholds, z: dict[str, float], flags: list[dict]) -> dict:
+    """The signals of one episode, as `kuavo dataset check --json` reports them."""
+    cams = {k: c for k, c in sig.cameras.items() if len(c.brightness)}
+    return {
+        "episode": sig.episode,
+        "length": sig.length,
+        "task": sig.task,
+        "flags": flags,
+        "gripper_max": {k: round(v, 4) for k, v in sig.gripper_max.items()},
+        "camera_black": {k: round(float((c.brightness < t.black_level).mean()), 3) for k, c in cams.items()},
+        "camera_frozen": {k: round(frozen_share(c, t), 3) for k, c in cams.items()},
+        "limit_frames": dict(sig.limit_frames),
+        "motion": {k: round(v, 6) for k, v in sig.motion.items()},
+        "z": {k: round(v, 2) for k, v in z.items()},
+    }
+
+
 def flag_episodes(episodes: list[EpisodeSignals], t: QualityThresholds) -> tuple[list[dict], dict]:
     median = float(np.median([s.length for s in episodes])) if episodes else 0.0
     lo = t.min_length if t.min_length is not None else max(1, int(np.ceil(median / 2)))
@@ -154,20 +171,7 @@ def flag_episodes(episodes: list[EpisodeSignals], t: QualityThresholds) -> tuple
         far = {k: z for k, z in scores.get(sig.episode, {}).items() if abs(z) > t.outlier_z}
         if far:
             flags.append(_flag("outlier", ", ".join(f"{k} z={z:+.1f}" for k, z in sorted(far.items()))))
-        rows.append(
-            {
-                "episode": sig.episode,
-                "length": sig.length,
-                "task": sig.task,
-                "flags": flags,
-                "gripper_max": {k: round(v, 4) for k, v in sig.gripper_max.items()},
-                "camera_black": {k: round(float((c.brightness < t.black_level).mean()), 3) for k, c in sig.cameras.items() if len(c.brightness)},
-                "camera_frozen": {k: round(frozen_share(c, t), 3) for k, c in sig.cameras.items() if len(c.max_change)},
-                "limit_frames": dict(sig.limit_frames),
-                "motion": {k: round(v, 6) for k, v in sig.motion.items()},
-                "z": {k: round(v, 2) for k, v in scores.get(sig.episode, {}).items()},
-            }
-        )  # fmt: skip
+        rows.append(_row(sig, t, scores.get(sig.episode, {}), flags))
     return rows, {"min_length": lo, "max_length": hi, "gripper_closed": levels}
 
 
