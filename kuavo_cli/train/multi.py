@@ -52,7 +52,10 @@ class CombinedMeta:
         return sum(m.total_frames for m in self.metas)
 
     def __getattr__(self, name: str) -> Any:  # everything else: the first dataset's (features match)
-        return getattr(self.__dict__["metas"][0], name)
+        metas = self.__dict__.get("metas")
+        if not metas:
+            raise AttributeError(name)
+        return getattr(metas[0], name)
 
     def locate(self, episodes: list[int]) -> list[list[int]]:
         """Global episode numbers -> each dataset's local ones."""
