@@ -158,3 +158,12 @@ def test_split_fraction_that_rounds_to_no_episode_is_refused(synthetic_dataset, 
     )
     assert result.exit_code == 2 and "--split val=0.05 is no episode of 6" in result.stderr
     assert not out.exists()
+
+
+def test_demo_data_defects_from_the_cli(tmp_path):
+    made = _json("demo-data", str(tmp_path / "d"), "--episodes", "3", "--length", "10", "--size", "32x32",
+                 "--defect", "1=short", "--task", "Weigh the parcel")  # fmt: skip
+    assert made["frames"] == 10 + 4 + 10
+    assert _lerobot(tmp_path / "d")[0]["task"] == "Weigh the parcel"
+    bad = run_cli("demo-data", str(tmp_path / "e"), "--defect", "1=blurry")
+    assert bad.exit_code == 2 and "unknown synthetic defect 'blurry'" in bad.stderr
