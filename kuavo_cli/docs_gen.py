@@ -52,6 +52,8 @@ CROSS_FIELD_RULES = [
     "`scheduler.num_warmup_steps` must not exceed `steps`.",
     "`policy`: every key other than `type` must be a field of lerobot's config class for that type, and "
     "lerobot's own checks run (e.g. ACT's `n_action_steps` <= `chunk_size`).",
+    "`datasets`: names (default: the root folder name) must be distinct; `dataset.repo_id/root/episodes/"
+    "revision`, when given beside `datasets`, must equal those of `datasets[0]` (they mirror it).",
     "`convert.fps` must not exceed `convert.camera_fps`; `convert.size` is WIDTHxHEIGHT, even and >= 16; "
     "`convert.depth_range` is 0 <= low < high.",
     "`peft` and `sample_weighting` are built with lerobot's `PeftConfig` / `SampleWeightingConfig` (unknown keys "
@@ -212,6 +214,7 @@ def _flag_table() -> list[str]:
 def generate() -> str:
     from kuavo_cli.config.models import (
         DatasetSection,
+        DatasetSource,
         DistributedTrainConfig,
         OptimizerSection,
         SchedulerSection,
@@ -241,12 +244,19 @@ def generate() -> str:
     ]
     sections: list[tuple[str, type[BaseModel], str]] = [
         ("dataset", DatasetSection, "Which LeRobot dataset to train on."),
+        (
+            "datasets",
+            DatasetSource,
+            "Multi-task training: a list of datasets, each entry with these keys (see "
+            "[multi-task training](train.md#multi-task-training-several-datasets)).",
+        ),
         ("optimizer", OptimizerSection, _doc(OptimizerSection, "optimizer")),
         ("scheduler", SchedulerSection, _doc(SchedulerSection, "scheduler")),
         ("wandb", WandbSection, "Weights & Biases logging (main process only; never prompts for a key)."),
     ]
     for name, model, intro in sections:
-        out += [f"## {name}", "", intro, "", *field_table(model, prefix=f"{name}."), ""]
+        prefix = f"{name}[]." if name == "datasets" else f"{name}."  # a list: each entry has these keys
+        out += [f"## {name}", "", intro, "", *field_table(model, prefix=prefix), ""]
     out += _policy_part(PolicySection)
     out += [
         "## convert",

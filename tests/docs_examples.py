@@ -243,6 +243,54 @@ def prep_sim_check(tmp: Path, request, monkeypatch) -> Check:
     return check
 
 
+def _task_copies(tmp: Path, request, names: tuple[str, ...]) -> None:
+    for name in names:
+        shutil.copytree(request.getfixturevalue("synthetic_dataset"), tmp / "data" / name)
+
+
+def prep_dataset_check(tmp: Path, request, monkeypatch) -> Check:
+    _task_copies(tmp, request, ("task1",))
+
+    def check(result: Result, cwd: Path) -> None:
+        _ok(result)
+        assert "0 flagged" in result.stdout and (cwd / "task1-quality.png").stat().st_size > 10_000
+
+    return check
+
+
+def prep_dataset_edit(tmp: Path, request, monkeypatch) -> Check:
+    _task_copies(tmp, request, ("task1",))
+
+    def check(result: Result, cwd: Path) -> None:
+        _ok(result)
+        info = json.loads((cwd / "data/task1-clean/meta/info.json").read_text())
+        assert info["total_episodes"] == 3 and "deleted 3: [1, 3, 4]" in result.stdout
+
+    return check
+
+
+def prep_dataset_split(tmp: Path, request, monkeypatch) -> Check:
+    _task_copies(tmp, request, ("task1",))
+
+    def check(result: Result, cwd: Path) -> None:
+        _ok(result)
+        counts = [json.loads((cwd / f"data/task1-split/{n}/meta/info.json").read_text())["total_episodes"]
+                  for n in ("train", "val")]  # fmt: skip
+        assert counts == [5, 1]
+
+    return check
+
+
+def prep_dataset_merge(tmp: Path, request, monkeypatch) -> Check:
+    _task_copies(tmp, request, ("task1", "task2", "task3"))
+
+    def check(result: Result, cwd: Path) -> None:
+        _ok(result)
+        assert json.loads((cwd / "data/tasks123/meta/info.json").read_text())["total_episodes"] == 18
+
+    return check
+
+
 def prep_help_only(tmp: Path, request, monkeypatch) -> Check:
     def check(result: Result, cwd: Path) -> None:
         _ok(result)
@@ -267,4 +315,8 @@ SCENARIOS: dict[str, Callable[..., Check]] = {
     "cache": prep_cache,
     "bench": prep_bench,
     "sim check": prep_sim_check,
+    "dataset check": prep_dataset_check,
+    "dataset edit": prep_dataset_edit,
+    "dataset split": prep_dataset_split,
+    "dataset merge": prep_dataset_merge,
 }

@@ -16,6 +16,7 @@ from kuavo_cli.cli import (
     config_cmd,
     config_init,
     convert,
+    dataset_cmd,
     demo,
     doctor,
     download,
@@ -63,6 +64,7 @@ inspect_cmd.register(app)
 convert.register(app)
 config_init.register(app)
 app.add_typer(config_cmd.config_app, name="config")
+app.add_typer(dataset_cmd.dataset_app, name="dataset")
 demo.register(app)
 train.register(app)
 eval_cmd.register(app)

@@ -21,6 +21,18 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _defects(items: list[str]) -> tuple[tuple[int, str], ...]:
+    from kuavo_cli.errors import UsageError
+
+    out = []
+    for item in items:
+        episode, sep, kind = item.partition("=")
+        if not sep or not episode.strip().isdigit():
+            raise UsageError(f"--defect {item!r}: expected EPISODE=KIND", "e.g. --defect 3=black_camera")
+        out.append((int(episode), kind.strip()))
+    return tuple(out)
+
+
 def demo_data(
     out: Annotated[Path, typer.Argument(help="Folder to write the LeRobot dataset to.", show_default=False)],
     episodes: Annotated[int, typer.Option(help="Number of episodes.")] = 6,
@@ -31,13 +43,22 @@ def demo_data(
         str, typer.Option(help="Video codec: libsvtav1 (as the real data) or h264.")
     ] = "libsvtav1",
     repo_id: Annotated[str, typer.Option(help="repo_id recorded in the dataset.")] = "kuavo/synthetic",
+    task: Annotated[str | None, typer.Option(help="Task text of every episode.")] = None,
+    defect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--defect",
+            help="EPISODE=KIND makes an episode deliberately bad, to try `kuavo dataset check` (repeatable): "
+            "black_camera, frozen_camera, gripper_open, short, joint_limit, jump.",
+        ),
+    ] = None,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Write a small synthetic dataset with the exact Kuavo schema (LeRobot v3.0, 10 fps, 3 video cameras)."""
     from rich.progress import Progress
 
-    from kuavo_cli.data.synthetic import SyntheticSpec, make_synthetic_dataset
+    from kuavo_cli.data.synthetic import SyntheticSpec, episode_length, make_synthetic_dataset
 
     spec = SyntheticSpec(
         num_episodes=episodes,
@@ -46,6 +67,8 @@ def demo_data(
         seed=seed,
         repo_id=repo_id,
         vcodec=vcodec,
+        defects=_defects(defect or []),
+        **({"task": task} if task else {}),
     )
     spec.check()
     with Progress(console=stderr_console(), transient=True) as progress:
@@ -53,11 +76,12 @@ def demo_data(
         make_synthetic_dataset(
             out, spec, overwrite=force, progress=lambda done, _t: progress.update(task, completed=done)
         )
-    result = {"root": str(out), "repo_id": repo_id, "episodes": episodes, "frames": episodes * length}
+    frames = sum(episode_length(spec, e) for e in range(episodes))
+    result = {"root": str(out), "repo_id": repo_id, "episodes": episodes, "frames": frames}
     if json_out:
         print_json(result)
     else:
-        typer.echo(f"Wrote {episodes} episodes ({episodes * length} frames) to {out}")
+        typer.echo(f"Wrote {episodes} episodes ({frames} frames) to {out}")
 
 
 def demo(

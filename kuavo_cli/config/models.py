@@ -62,6 +62,36 @@ class DatasetSection(StrictModel):
         return self
 
 
+class DatasetSource(StrictModel):
+    """One dataset of a multi-task run (`datasets:`); reading options stay shared under `dataset:`."""
+
+    name: str | None = Field(
+        None, description="Label in metrics and logs (default: the root folder name, else the repo id)."
+    )
+    repo_id: str = Field("local/dataset", min_length=1, description="Hub repo id, or a name for `root`.")
+    root: Path | None = Field(
+        None, description="Local folder of the LeRobot dataset. Never downloads when set."
+    )
+    episodes: list[int] | None = Field(None, description="Only these episode indices (default: all).")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) of the dataset.")
+    weight: float = Field(
+        1.0, gt=0, description="Relative share of training samples drawn from this dataset (any positive)."
+    )
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        return self.root.name if self.root is not None else self.repo_id.rsplit("/", 1)[-1]
+
+    @model_validator(mode="after")
+    def _episodes_valid(self) -> DatasetSource:
+        if self.episodes is not None and (
+            any(e < 0 for e in self.episodes) or len(set(self.episodes)) != len(self.episodes)
+        ):
+            raise ValueError("episode indices must be >= 0 and must not repeat")
+        return self
+
+
 class OptimizerSection(StrictModel):
     name: Literal["adamw", "adam", "sgd"] = Field(
         "adamw", validation_alias=AliasChoices("name", "type"), description="Optimizer (alias: type)."
@@ -99,7 +129,17 @@ class WandbSection(StrictModel):
 class TrainPipelineConfigLejuRobot(StrictModel):
     """A training run: dataset, policy, optimisation and bookkeeping (seed README defaults)."""
 
-    dataset: DatasetSection = Field(..., description="Which LeRobot dataset to train on.")
+    dataset: DatasetSection = Field(
+        ...,
+        description="Which LeRobot dataset to train on. With `datasets`, only its reading options (video "
+        "backend, cache, transforms, ...) apply; its repo_id/root mirror the first entry of `datasets`.",
+    )
+    datasets: list[DatasetSource] | None = Field(
+        None,
+        min_length=1,
+        description="Multi-task training: several datasets (same features and fps), each with a sampling "
+        "`weight`; every episode keeps its own task text; validation loss is reported per dataset.",
+    )
     policy: PolicySection = Field(
         default_factory=PolicySection,
         description="Policy type (alias: name) plus any field of lerobot's config for that policy.",
@@ -162,6 +202,39 @@ class TrainPipelineConfigLejuRobot(StrictModel):
     convert: ConvertConfig | None = Field(
         None, description="Options of `kuavo convert` (see docs/convert.md), kept with the run config."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_from_datasets(cls, data: Any) -> Any:
+        # With `datasets:` the `dataset:` section is optional: it then holds the shared reading options only.
+        if isinstance(data, dict) and data.get("datasets") and data.get("dataset") is None:
+            return {**data, "dataset": {}}
+        return data
+
+    @model_validator(mode="after")
+    def _mirror_first_dataset(self) -> TrainPipelineConfigLejuRobot:
+        if not self.datasets:
+            return self
+        labels = [d.label() for d in self.datasets]
+        repeated = sorted({n for n in labels if labels.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"datasets: name {repeated[0]!r} is used twice; give each entry a distinct `name`"
+            )
+        first, section = self.datasets[0], self.dataset
+        given = section.model_fields_set & {"root", "episodes", "revision"}
+        if "repo_id" in section.model_fields_set and section.repo_id != first.repo_id:
+            given.add("repo_id")
+        for key in sorted(given):
+            if getattr(section, key) != getattr(first, key):
+                raise ValueError(
+                    f"dataset.{key} and datasets[0].{key} differ: with `datasets`, set repo_id/root/episodes "
+                    "per entry there and keep only reading options under `dataset`"
+                )
+        # cfg.dataset keeps describing the first dataset, for everything that reads one (run names, eval).
+        for key in ("repo_id", "root", "episodes", "revision"):
+            setattr(section, key, getattr(first, key))
+        return self
 
     @field_validator("mixed_precision", mode="before")
     @classmethod

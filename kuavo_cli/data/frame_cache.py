@@ -375,16 +375,13 @@ def cache_dataset(
     """`kuavo cache`: build (or find) the frame cache of a local LeRobot dataset folder."""
     import time
 
-    from kuavo_cli.utils.logs import quiet_logs
-
     dataset = Path(dataset)
     info = dataset / "meta" / "info.json"
     if not info.is_file():
         raise UsageError(f"{dataset} is not a LeRobot dataset (no meta/info.json)", "pass a dataset folder")
-    with quiet_logs():
-        from lerobot.datasets import LeRobotDatasetMetadata
+    from kuavo_cli.data.integrity import open_checked
 
-        meta = LeRobotDatasetMetadata(f"local/{dataset.resolve().name}", root=dataset)
+    meta = open_checked(dataset, f"local/{dataset.resolve().name}")  # every video whole before decoding
     start = time.perf_counter()
     result = ensure_frame_cache_with_bar(dataset, meta, cache_dir, console=console, force=force)
     return {

@@ -48,6 +48,9 @@ class SyntheticSpec:
     task: str = DEFAULT_TASK
     vcodec: str = "libsvtav1"
     use_videos: bool = True
+    # (episode, defect) pairs that make episodes deliberately bad, for testing curation (`kuavo dataset check`):
+    # see DEFECTS.
+    defects: tuple[tuple[int, str], ...] = ()
 
     def check(self) -> None:
         if self.num_episodes < 1:
@@ -57,6 +60,45 @@ class SyntheticSpec:
         h, w = self.image_size
         if h < 16 or w < 16 or h % 2 or w % 2:
             raise UsageError(f"--size {w}x{h}: width and height must be even and >= 16")
+        unknown = sorted({kind for _, kind in self.defects} - set(DEFECTS))
+        if unknown:
+            raise UsageError(f"unknown synthetic defect {unknown[0]!r}; choose from {', '.join(DEFECTS)}")
+
+
+DEFECTS = {
+    "black_camera": "the head camera shows black frames",
+    "frozen_camera": "the left wrist camera repeats its first frame",
+    "gripper_open": "both grippers stay open",
+    "short": "the episode is a fifth of the normal length",
+    "joint_limit": "zarm_l4 (joint 3) sits at its upper limit",
+    "jump": "zarm_l3 (joint 2) jumps 0.4 rad towards its centre for one frame (a teleoperation glitch)",
+}
+
+
+def episode_length(spec: SyntheticSpec, episode: int) -> int:
+    """Frames of `episode` (a `short` defect makes it a fifth as long)."""
+    short = dict(spec.defects).get(episode) == "short"
+    return max(4, spec.episode_length // 5) if short else spec.episode_length
+
+
+def _with_state_defect(q: np.ndarray, defect: str | None) -> np.ndarray:
+    q = q.copy()
+    if defect == "gripper_open":
+        q[:, [7, 15]] = 0.05
+    elif defect == "joint_limit":
+        q[:, 3] = JOINT_LIMITS[3][1]
+    elif defect == "jump":
+        mid = len(q) // 2
+        q[mid, 2] -= 0.4 * np.sign(q[mid, 2])
+    return q
+
+
+def _camera_frame(key: str, q: np.ndarray, first_q: np.ndarray, size: tuple[int, int], defect: str | None):
+    if defect == "black_camera" and key == CAMERA_KEYS[0]:
+        return np.zeros((*size, 3), dtype=np.uint8)
+    if defect == "frozen_camera" and key == CAMERA_KEYS[1]:
+        return render_camera(key, first_q, size)
+    return render_camera(key, q, size)
 
 
 # Joint pairs that rotate together (in joint-range-normalised coordinates); grippers form the last pair.
@@ -136,12 +178,15 @@ def make_synthetic_dataset(
                 use_videos=spec.use_videos,
                 rgb_encoder=RGBEncoderConfig(vcodec=spec.vcodec),
             )
+            defects = dict(spec.defects)
             for episode in range(spec.num_episodes):
-                q = joint_trajectory(spec, episode, spec.episode_length)
-                for i in range(spec.episode_length):
+                defect = defects.get(episode)
+                length = episode_length(spec, episode)
+                q = _with_state_defect(joint_trajectory(spec, episode, length), defect)
+                for i in range(length):
                     frame = {STATE_KEY: q[i], ACTION_KEY: q[i + 1], "task": spec.task}
                     for key in CAMERA_KEYS:
-                        frame[key] = render_camera(key, q[i], spec.image_size)
+                        frame[key] = _camera_frame(key, q[i], q[0], spec.image_size, defect)
                     dataset.add_frame(frame)
                 dataset.save_episode(parallel_encoding=False)
                 if progress:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from kuavo_cli.checkpoints import CheckpointRef, load_policy, resolve_checkpoint
+from kuavo_cli.data.integrity import check_episode_files, open_metadata
 from kuavo_cli.data.schema import GRIPPER_INDICES, joint_names
 from kuavo_cli.errors import UsageError
 from kuavo_cli.evaluate import metrics, plots
@@ -110,17 +111,11 @@ def evaluate_checkpoint(
     label = checkpoint_label(ref)
     choice = resolve_dataset(ref, dataset)
 
-    with quiet_logs():
-        from lerobot.datasets import LeRobotDataset, LeRobotDatasetMetadata
-
-        try:
-            meta = LeRobotDatasetMetadata(choice.repo_id, root=choice.root)
-        except Exception as err:  # old format versions, broken parquet: say which dataset, not a traceback
-            raise UsageError(
-                f"cannot read dataset {choice.root}: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
-                "pass --dataset PATH to a LeRobot v3.0 dataset (kuavo inspect PATH shows what is wrong)",
-            ) from err
+    # Meta files first (lerobot's loader would go to the hub for a missing one), then every data and video
+    # file of the chosen episodes: a missing or truncated file is named before any model is loaded.
+    meta = open_metadata(choice.root, choice.repo_id)
     picked = choose_episodes(ref, choice, meta, episodes)
+    check_episode_files(meta, picked.episodes)
 
     rss_reset = reset_peak_rss()
     if device.startswith("cuda"):
@@ -129,6 +124,8 @@ def evaluate_checkpoint(
         torch.cuda.reset_peak_memory_stats()
     policy, cfg, pre, post = load_policy(ref, device=device)
     feature_map = check_features(cfg, meta, rename_map(pre), str(choice.root))
+    from lerobot.datasets import LeRobotDataset
+
     with quiet_logs(), no_datasets_progress():
         data = LeRobotDataset(choice.repo_id, root=choice.root, episodes=picked.episodes)
 

@@ -106,11 +106,24 @@ def resolve_dataset(ref: CheckpointRef, dataset_arg: str | None) -> DatasetChoic
     else:
         repo_id = dataset_arg
         root = _local_root(_lerobot_home() / dataset_arg, dataset_arg)
-    return DatasetChoice(root, repo_id, _same_path(root, trained_root))
+    trained_roots = [trained_root] + [src.get("dataset_root") for src in split.get("sources") or []]
+    return DatasetChoice(root, repo_id, any(_same_path(root, r) for r in trained_roots))
 
 
 def _same_path(a: Path, b: str | None) -> bool:
     return b is not None and Path(b).expanduser().resolve() == a.resolve()
+
+
+def split_for(ref: CheckpointRef, root: Path) -> dict[str, Any] | None:
+    """The run's split as it applies to the dataset at `root`. A multi-task run (`datasets:`) records each
+    dataset's own train/val episodes under `sources`; the top-level lists number episodes globally."""
+    split = ref.split()
+    if not split or "sources" not in split:
+        return split
+    for source in split["sources"]:
+        if _same_path(Path(root), source.get("dataset_root")):
+            return {**split, **source}
+    return {k: v for k, v in split.items() if k not in ("train_episodes", "val_episodes")}
 
 
 def choose_episodes(
@@ -134,7 +147,7 @@ def choose_episodes(
         return EpisodeChoice(eps, "--episodes", warnings)
 
     if dataset.is_training_dataset:
-        split = ref.split()
+        split = split_for(ref, dataset.root)
         if split and split.get("val_episodes"):
             eps = sorted(int(e) for e in split["val_episodes"])
             return EpisodeChoice(eps, "held-out (split.json)")
@@ -158,7 +171,7 @@ def choose_episodes(
 
 def _trained_on(ref: CheckpointRef, meta: Any) -> set[int]:
     """Episodes the checkpoint saw in training, as far as the run records them (empty when unknown)."""
-    split = ref.split()
+    split = split_for(ref, meta.root)
     if split and split.get("train_episodes") is not None:
         return {int(e) for e in split["train_episodes"]}
     cfg = (lerobot_train_config(ref) or {}).get("dataset")

@@ -6,11 +6,11 @@ traceback from deep inside pyarrow / lerobot (and never a silent download attemp
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from kuavo_cli.data.integrity import check_episode_files, open_metadata
 from kuavo_cli.data.schema import ACTION_KEY, STATE_KEY, joint_names
 from kuavo_cli.errors import UsageError
 from kuavo_cli.inspect.kuavo_check import kuavo_checks
@@ -19,55 +19,9 @@ INFO = Path("meta") / "info.json"
 LENGTH_BINS = 10
 
 
-def _parquet_ok(path: Path, root: Path) -> None:
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        raise UsageError(
-            f"{path} is missing", f"the dataset at {root} is incomplete; download or convert it again"
-        )
-    try:
-        _ = pq.ParquetFile(path).metadata  # reads the footer: catches truncated files
-    except Exception as err:
-        raise UsageError(
-            f"{path} is not a readable parquet file ({err})", "the file is truncated or corrupt"
-        ) from err
-
-
 def load_metadata(root: Path, repo_id: str | None = None):
     """lerobot's LeRobotDatasetMetadata for `root`, after checking every meta file it will read."""
-    info_path = root / INFO
-    if not info_path.is_file():
-        raise UsageError(
-            f"{info_path} is missing", "a LeRobot dataset needs meta/info.json; is this the dataset root?"
-        )
-    try:
-        info = json.loads(info_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UsageError(f"{info_path} is not valid JSON ({err})") from err
-    version = str(info.get("codebase_version", "?"))
-    if not version.startswith("v3"):
-        raise UsageError(
-            f"{root} is a LeRobot {version} dataset; this tool reads v3.0",
-            "convert it with lerobot's `lerobot.datasets.v30.convert_dataset_v21_to_v30`",
-        )
-    _parquet_ok(root / "meta" / "tasks.parquet", root)
-    episode_files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
-    if not episode_files:
-        raise UsageError(f"{root / 'meta' / 'episodes'} has no parquet files", "the dataset is incomplete")
-    for f in episode_files:
-        _parquet_ok(f, root)
-    from kuavo_cli.utils.logs import quiet_logs
-
-    with quiet_logs():
-        from lerobot.datasets import LeRobotDatasetMetadata
-
-        try:
-            return LeRobotDatasetMetadata(repo_id or f"local/{root.name}", root=root)
-        except Exception as err:
-            raise UsageError(
-                f"{root}: lerobot cannot load the metadata ({type(err).__name__}: {err})"
-            ) from err
+    return open_metadata(root, repo_id)
 
 
 def _episode_table(meta) -> list[dict]:
@@ -208,9 +162,9 @@ def inspect_dataset(
     meta = load_metadata(root, repo_id)
     all_rows = _episode_table(meta)
     rows = _local_rows(meta, all_rows)
+    # The episodes on disk must be whole (a partial download leaves out whole episodes, never half of one).
+    check_episode_files(meta, [int(r["episode_index"]) for r in rows])
     data_files, video_files = _referenced_files(meta, rows)
-    for f in data_files:
-        _parquet_ok(f, root)
     numeric = [k for k, ft in meta.features.items()
                if ft.get("dtype") in ("float32", "float64") and len(ft.get("shape") or ()) == 1 and k != "timestamp"]  # fmt: skip
     vectors = _read_vectors(data_files, numeric)

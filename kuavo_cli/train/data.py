@@ -13,6 +13,7 @@ import torch
 
 from kuavo_cli.config.models import DistributedTrainConfig
 from kuavo_cli.errors import UsageError
+from kuavo_cli.train.multi import PerSourceLoss, describe  # noqa: F401  (used by the trainer)
 from kuavo_cli.train.sampler import DistributedEpisodeAwareSampler
 from kuavo_cli.utils.logs import quiet_logs
 
@@ -25,39 +26,74 @@ class EpisodeSplit:
     split_ratio: float
     repo_id: str
     dataset_root: str | None
+    sources: list[dict] | None = None  # multi-task runs: each dataset's own split (kuavo_cli/train/multi.py)
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2)
+        return json.dumps(
+            {k: v for k, v in self.__dict__.items() if v is not None or k != "sources"}, indent=2
+        )
 
 
 def load_metadata(cfg: DistributedTrainConfig) -> Any:
+    """The dataset's lerobot metadata (with `datasets:`, a CombinedMeta of all of them). With a `root`, every
+    file the chosen episodes need is checked first (kuavo_cli/data/integrity.py): a missing or truncated one
+    is named, and the hub is never tried."""
+    if cfg.datasets:
+        from kuavo_cli.train.multi import load_combined_metadata
+
+        return load_combined_metadata(cfg, _load_source_metadata)
+    return _load_source_metadata(cfg.dataset)
+
+
+def _load_source_metadata(source: Any) -> Any:
+    """Metadata of one dataset section (`dataset:` or an entry of `datasets:`)."""
     from lerobot.datasets import LeRobotDatasetMetadata
 
-    root = cfg.dataset.root
-    if root is not None and not (Path(root) / "meta" / "info.json").exists():
-        raise UsageError(
-            f"dataset.root {root} is not a LeRobot dataset (no meta/info.json)",
-            "point dataset.root at a converted dataset (`kuavo convert`) or generate one with `kuavo demo-data`",
-        )
+    root = source.root
+    if root is not None:
+        if not (Path(root) / "meta" / "info.json").exists():
+            raise UsageError(
+                f"dataset root {root} is not a LeRobot dataset (no meta/info.json)",
+                "point dataset.root at a converted dataset (`kuavo convert`) or generate one with "
+                "`kuavo demo-data`",
+            )
+        from kuavo_cli.data.integrity import open_checked
+
+        return open_checked(root, source.repo_id, source.episodes, source.revision)
     try:
         with quiet_logs():
-            return LeRobotDatasetMetadata(cfg.dataset.repo_id, root=root, revision=cfg.dataset.revision)
-    except Exception as err:  # hub lookups when root is not given, corrupt metadata
+            return LeRobotDatasetMetadata(source.repo_id, revision=source.revision)
+    except Exception as err:  # hub lookups when root is not given
         raise UsageError(
-            f"cannot open dataset {cfg.dataset.repo_id!r}: {str(err).splitlines()[0] if str(err) else err!r}",
+            f"cannot open dataset {source.repo_id!r}: {str(err).splitlines()[0] if str(err) else err!r}",
             "set dataset.root to a local copy (kuavo download ... --local-dir DIR)",
         ) from err
 
 
-def split_episodes(cfg: DistributedTrainConfig, num_episodes: int) -> EpisodeSplit:
-    """Hold out whole episodes: same seed, same split; at least one episode on each side."""
-    episodes = list(cfg.dataset.episodes) if cfg.dataset.episodes is not None else list(range(num_episodes))
+def split_episodes(cfg: DistributedTrainConfig, num_episodes: int, meta: Any = None) -> EpisodeSplit:
+    """Hold out whole episodes: same seed, same split; at least one episode on each side. With `datasets:`
+    (meta is a CombinedMeta), each dataset is split on its own; episode numbers are then global."""
+    if cfg.datasets and meta is not None:
+        from kuavo_cli.train.multi import split_sources
+
+        train, val, sources = split_sources(cfg, meta, lambda s, n: _split_one(cfg, s, n))
+        first = sources[0]
+        return EpisodeSplit(
+            train, val, cfg.seed, cfg.split_ratio, first["repo_id"], first["dataset_root"], sources
+        )
+    return _split_one(cfg, cfg.dataset, num_episodes)
+
+
+def _split_one(cfg: DistributedTrainConfig, source: Any, num_episodes: int) -> EpisodeSplit:
+    label = "dataset.episodes" if source is cfg.dataset else f"datasets[{source.label()}].episodes"
+    episodes = list(source.episodes) if source.episodes is not None else list(range(num_episodes))
     bad = [e for e in episodes if e >= num_episodes]
     if bad:
-        raise UsageError(f"dataset.episodes {bad} out of range: the dataset has {num_episodes} episodes")
+        raise UsageError(f"{label} {bad} out of range: the dataset has {num_episodes} episodes")
     if len(episodes) < 2:
         raise UsageError(
-            f"need at least 2 episodes to hold one out for validation, got {len(episodes)}",
+            f"need at least 2 episodes to hold one out for validation, got {len(episodes)}"
+            + ("" if source is cfg.dataset else f" in {source.label()}"),
             "add episodes or record more demonstrations",
         )
     shuffled = episodes[:]
@@ -68,12 +104,26 @@ def split_episodes(cfg: DistributedTrainConfig, num_episodes: int) -> EpisodeSpl
         val_episodes=sorted(shuffled[n_train:]),
         seed=cfg.seed,
         split_ratio=cfg.split_ratio,
-        repo_id=cfg.dataset.repo_id,
-        dataset_root=str(Path(cfg.dataset.root).resolve()) if cfg.dataset.root else None,
+        repo_id=source.repo_id,
+        dataset_root=str(Path(source.root).resolve()) if source.root else None,
     )
 
 
 def make_dataset(cfg: DistributedTrainConfig, meta: Any, policy_cfg: Any, episodes: list[int], train: bool):
+    if cfg.datasets and hasattr(meta, "sources"):  # a CombinedMeta: one LeRobotDataset per dataset
+        from kuavo_cli.train.multi import MultiSourceDataset
+
+        parts = [
+            _make_one(cfg, source, one_meta, policy_cfg, local, train)
+            for source, one_meta, local in zip(meta.sources, meta.metas, meta.locate(episodes), strict=True)
+        ]
+        return MultiSourceDataset(parts, [s.label() for s in meta.sources], [s.weight for s in meta.sources])
+    return _make_one(cfg, cfg.dataset, meta, policy_cfg, episodes, train)
+
+
+def _make_one(
+    cfg: DistributedTrainConfig, source: Any, meta: Any, policy_cfg: Any, episodes: list[int], train: bool
+):
     from lerobot.datasets import LeRobotDataset
     from lerobot.datasets.factory import resolve_delta_timestamps
 
@@ -84,12 +134,12 @@ def make_dataset(cfg: DistributedTrainConfig, meta: Any, policy_cfg: Any, episod
         transforms = ImageTransforms(ImageTransformsConfig(enable=True))
     with quiet_logs():
         dataset = LeRobotDataset(
-            cfg.dataset.repo_id,
-            root=cfg.dataset.root,
+            source.repo_id,
+            root=source.root,
             episodes=episodes,
             delta_timestamps=resolve_delta_timestamps(policy_cfg, meta),
             image_transforms=transforms,
-            revision=cfg.dataset.revision,
+            revision=source.revision,
             video_backend=cfg.dataset.video_backend,
             tolerance_s=cfg.dataset.tolerance_s,
             # uint8 frames: converted to float by the collate (CPU training) or on the GPU (see _collate).
@@ -132,18 +182,27 @@ def make_train_loader(
     distributed: bool,
     pin_memory: bool,
 ) -> tuple[torch.utils.data.DataLoader, DistributedEpisodeAwareSampler]:
-    meta_eps = dataset.meta.episodes
-    sampler = DistributedEpisodeAwareSampler(
-        meta_eps["dataset_from_index"],
-        meta_eps["dataset_to_index"],
-        episode_indices_to_use=dataset.episodes,
-        drop_n_last_frames=getattr(policy_cfg, "drop_n_last_frames", 0) or 0,
-        shuffle=True,
-        seed=cfg.seed if cfg.seed is not None else 0,
-        absolute_to_relative_idx=dataset.absolute_to_relative_idx,
-        rank=rank if distributed else 0,
-        num_replicas=world if distributed else 1,
-    )
+    drop_last_frames = getattr(policy_cfg, "drop_n_last_frames", 0) or 0
+    seed = cfg.seed if cfg.seed is not None else 0
+    if hasattr(dataset, "names"):  # several datasets: drawn by weight (kuavo_cli/train/multi.py)
+        from kuavo_cli.train.multi import WeightedSourceSampler
+
+        sampler = WeightedSourceSampler(
+            dataset, drop_last_frames, seed, rank if distributed else 0, world if distributed else 1
+        )
+    else:
+        meta_eps = dataset.meta.episodes
+        sampler = DistributedEpisodeAwareSampler(
+            meta_eps["dataset_from_index"],
+            meta_eps["dataset_to_index"],
+            episode_indices_to_use=dataset.episodes,
+            drop_n_last_frames=drop_last_frames,
+            shuffle=True,
+            seed=seed,
+            absolute_to_relative_idx=dataset.absolute_to_relative_idx,
+            rank=rank if distributed else 0,
+            num_replicas=world if distributed else 1,
+        )
     workers = cfg.num_workers
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -165,6 +224,17 @@ def make_train_loader(
 def make_val_loader(cfg: DistributedTrainConfig, dataset: Any, rank: int, world: int, pin_memory: bool):
     """The same held-out frames at every evaluation: `num_eval_batches` batches per rank, spread evenly over
     all validation episodes; ranks take disjoint strided slices of equal length."""
+    if hasattr(dataset, "names"):  # several datasets: the same budget for each, batches never mixed
+        from kuavo_cli.train.multi import val_batches
+
+        batches = val_batches(dataset, cfg.num_eval_batches * cfg.batch_size, cfg.batch_size, rank, world)
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_sampler=batches,
+            num_workers=min(cfg.num_workers, 2),
+            pin_memory=pin_memory,
+            collate_fn=_collate(dataset, on_gpu=pin_memory),
+        )
     n = len(dataset)
     wanted = min(n, cfg.num_eval_batches * cfg.batch_size * world)
     wanted -= wanted % world

@@ -83,7 +83,7 @@ class Trainer:
         self.imagenet_cameras = (
             processors.apply_imagenet_stats(meta) if cfg.dataset.use_imagenet_stats else []
         )
-        self.split = data.split_episodes(cfg, meta.total_episodes)
+        self.split = data.split_episodes(cfg, meta.total_episodes, meta)
 
         from kuavo_cli.train.hub_assets import check_policy_assets
 
@@ -188,8 +188,9 @@ class Trainer:
         progress = make_progress(self.console, self.is_main)
         if self.step == 0:  # the untrained baseline, so every run shows how far training moved it
             initial = self.validate()
-            self.metrics.write({"step": 0, "split": "val", "loss": initial, "best": False, "initial": True})
-            wandb_log.log({"val/loss": initial}, 0)
+            self.metrics.write({"step": 0, "split": "val", "loss": initial, "best": False, "initial": True,
+                                **self._val_by_dataset()})  # fmt: skip
+            wandb_log.log({"val/loss": initial, **self._val_by_dataset("val/loss/")}, 0)
         with progress, make_profiler(cfg, self.run.path, self.is_main) as profiler:
             task = progress.add_task("train", total=cfg.steps, completed=self.step, stats="")
             while self.step < cfg.steps:
@@ -211,9 +212,10 @@ class Trainer:
                         self.step, val_loss, acc.unwrap_model(self.policy), self.is_main
                     )
                     self.metrics.write(
-                        {"step": self.step, "split": "val", "loss": val_loss, "best": improved}
-                    )
-                    wandb_log.log({"val/loss": val_loss}, self.step)
+                        {"step": self.step, "split": "val", "loss": val_loss, "best": improved,
+                         **self._val_by_dataset()}
+                    )  # fmt: skip
+                    wandb_log.log({"val/loss": val_loss, **self._val_by_dataset("val/loss/")}, self.step)
                 stop = self._agreed_stop()
                 saved_now = None
                 if self.step % cfg.save_freq == 0 or self.step == cfg.steps or stop:
@@ -305,18 +307,33 @@ class Trainer:
         model = acc.unwrap_model(self.policy)
         model.eval()
         sums = torch.zeros(2, device=acc.device, dtype=torch.float64)
+        per_dataset = data.PerSourceLoss(self.val_set, acc.device)  # multi-task runs only
         devices = [acc.device.index or 0] if acc.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), acc.autocast():  # validation must not shift training RNG
             torch.manual_seed(self.cfg.seed or 0)
             for batch in self.val_loader:
+                source = per_dataset.pop_source(batch)
                 batch = self.preprocessor(images_to_float(batch, acc.device))
                 loss, _ = extract_loss(model.forward(batch), self.loss_key)
                 n = next(v.shape[0] for v in batch.values() if isinstance(v, torch.Tensor))
                 sums += torch.stack([loss.detach().double() * n, torch.tensor(n, device=acc.device).double()])
+                per_dataset.add(source, loss, n)
         model.train()
+        self.val_per_dataset = per_dataset.reduce(acc)
+        if self.val_per_dataset and self.is_main:
+            self.console.print(
+                f"val loss per dataset at step {self.step}: {data.describe(self.val_per_dataset)}"
+            )
         self.trace.write({"step": self.step, "val_sum": sums[0].item(), "val_count": sums[1].item()})
         total = acc.gather_for_metrics(sums.unsqueeze(0)).reshape(-1, 2).sum(0)
         return (total[0] / total[1].clamp(min=1)).item()
+
+    def _val_by_dataset(self, prefix: str = "") -> dict:
+        """The last validation's loss per dataset (multi-task runs): {"val_datasets": {...}} for metrics."""
+        losses = getattr(self, "val_per_dataset", {})
+        if not losses:
+            return {}
+        return {f"{prefix}{k}": v for k, v in losses.items()} if prefix else {"val_datasets": losses}
 
     def save(self, wandb_run_id: str | None = None) -> Path | None:
         """Collective: every rank calls it (and hands its RNG state over), the main process writes."""
