@@ -294,6 +294,12 @@ def _exclude_other_family(results: list[BagResult]) -> None:
             )
 
 
+def _source_path(result: BagResult) -> dict:
+    """Hub bags also carry their repo path (what a re-run of `--hub` checks against)."""
+    path = result.provenance.get("source_path")
+    return {"source_path": path} if path else {}
+
+
 def merge_episodes(summary: ConvertSummary, cfg: ConvertConfig, staging: Path) -> None:
     """lerobot's own aggregation, into staging/merged, then one rename to the output folder."""
     merged = staging / "merged"
@@ -306,7 +312,9 @@ def merge_episodes(summary: ConvertSummary, cfg: ConvertConfig, staging: Path) -
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "options": cfg.output_options(),
         "episodes": [{"episode_index": i, **r.provenance} for i, r in enumerate(episodes)],
-        "skipped": [{"source_bag": Path(r.path).name, "reason": r.reason} for r in summary.skipped],
+        "skipped": [
+            {"source_bag": Path(r.path).name, "reason": r.reason, **_source_path(r)} for r in summary.skipped
+        ],
     }
     (merged / PROVENANCE_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
     replace_atomically(merged, summary.out, staging)
