@@ -174,7 +174,13 @@ def convert(
             raise UsageError(f"--download-workers must be >= 1 (got {download_workers})")
         summary = _from_hub(hub, out, cfg, force, profile, task, episodes, source, include, exclude,
                             revision, max_disk, raw_dir, download_workers, verify)  # fmt: skip
-        print_json(summary.to_dict()) if json_out else report.print_hub(summary, stdout_console())
+        if json_out:
+            print_json(summary.to_dict())
+        else:
+            report.print_hub(summary, stdout_console())
+            for task in summary.tasks.values():
+                if task.profile:
+                    report.print_profile(task.profile, task.frames, stdout_console())
         report.raise_for_hub(summary)
         return
     if not bags:
@@ -224,7 +230,5 @@ def register(app: typer.Typer) -> None:
     app.command(
         "convert",
         no_args_is_help=True,
-        epilog="Examples: kuavo convert data/raw/task1 --out data/task1_lerobot --task-description 'Sort the toys'"
-        "  |  kuavo convert --hub LejuRobotics/kuavo_data_challenge_icra --task 1 --out data/icra --max-disk 50GB"
-        "  |  kuavo convert --merge data/s0 data/s1 --out data/all",
+        epilog="Example: kuavo convert data/raw/task1 --out data/task1_lerobot --task-description 'Sort the toys'",
     )(convert)

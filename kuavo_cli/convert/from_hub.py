@@ -27,7 +27,8 @@ from pathlib import Path, PurePosixPath
 from kuavo_cli.convert.config import ConvertConfig
 from kuavo_cli.convert.hub_scheduler import SKIPPED_DIR, RemoteBag, Scheduler
 from kuavo_cli.convert.merge import read_provenance
-from kuavo_cli.convert.pipeline import ConvertSummary, merge_episodes, staging_dir
+from kuavo_cli.convert.pipeline import ConvertSummary, exclude_other_family, merge_episodes, staging_dir
+from kuavo_cli.convert.profile import merge_profiles
 from kuavo_cli.convert.shard import select_shard
 from kuavo_cli.convert.worker import BagResult, load_staged
 from kuavo_cli.errors import UsageError
@@ -239,14 +240,16 @@ def convert_from_hub(
         if failed or not task_summary.converted:
             task_summary.staging = stagings[task]
             return
-        from kuavo_cli.convert.pipeline import _exclude_other_family
 
-        _exclude_other_family(task_summary.results)
+        exclude_other_family(task_summary.results)
         for r in task_summary.skipped:  # the provenance names hub bags by their repo path
             r.provenance.setdefault("source_path", r.path)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         merge_episodes(task_summary, cfg, stagings[task])
         task_summary.merge_seconds = time.perf_counter() - t0
+        if profile:  # the merge's CPU here includes the download threads running meanwhile
+            fresh = [r.profile for r in task_summary.results if r.profile]
+            task_summary.profile = merge_profiles(fresh, time.process_time() - c0)
         task_summary.written = True
         on_event("merged", task, task_summary)
 

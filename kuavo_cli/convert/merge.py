@@ -9,6 +9,8 @@ to `out` only when complete. The provenance files are concatenated in the same o
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import time
@@ -57,7 +59,8 @@ def aggregate_into(roots: list[Path], repo_id: str, dest: Path) -> None:
     from kuavo_cli.utils.logs import quiet_logs
 
     quiet_video_and_bars()
-    with quiet_logs():
+    # aggregate_datasets draws tqdm bars on stderr; TQDM_DISABLE cannot help once tqdm is imported.
+    with quiet_logs(), contextlib.redirect_stderr(io.StringIO()):
         from lerobot.datasets.aggregate import aggregate_datasets
 
         aggregate_datasets(repo_ids=[repo_id] * len(roots), aggr_repo_id=repo_id, roots=roots, aggr_root=dest)

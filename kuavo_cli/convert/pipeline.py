@@ -50,6 +50,7 @@ class ConvertSummary:
     workers: int = 1
     seconds: float = 0.0
     merge_seconds: float = 0.0
+    merge_cpu_seconds: float = 0.0  # main-process CPU of the merge (its workers are idle by then)
     written: bool = False
     staging: Path | None = None
     shard: str | None = None
@@ -260,12 +261,13 @@ def convert_bags(
 
     _run_jobs(jobs, workers, on_result)
     summary.results = [results[i] for i in sorted(results)]
-    _exclude_other_family(summary.results)
+    exclude_other_family(summary.results)
 
     if summary.converted and not (cfg.strict and summary.skipped):
-        merge_start = time.perf_counter()
+        merge_start, merge_cpu = time.perf_counter(), time.process_time()
         merge_episodes(summary, cfg, staging)
         summary.merge_seconds = time.perf_counter() - merge_start
+        summary.merge_cpu_seconds = time.process_time() - merge_cpu
         summary.written = True
         summary.staging = None
     elif not any((staging / "episodes").iterdir()):
@@ -273,13 +275,13 @@ def convert_bags(
         summary.staging = None
     if profile:
         summary.profile = merge_profiles(
-            [r.profile for r in summary.results if r.profile], summary.merge_seconds
+            [r.profile for r in summary.results if r.profile], summary.merge_cpu_seconds
         )
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _exclude_other_family(results: list[BagResult]) -> None:
+def exclude_other_family(results: list[BagResult]) -> None:
     """One dataset has one set of action names: bags of the other gripper family are skipped."""
     converted = [r for r in results if r.status == "converted"]
     if not converted:

@@ -77,7 +77,7 @@ class Profile:
         }
 
 
-def merge_profiles(profiles: list[dict], merge_seconds: float = 0.0) -> dict:
+def merge_profiles(profiles: list[dict], merge_cpu_seconds: float = 0.0) -> dict:
     """Sum the workers' per-bag profiles (plus the merge) into one table: stage -> CPU s and share."""
     cpu: dict[str, float] = defaultdict(float)
     wall = process = 0.0
@@ -86,9 +86,9 @@ def merge_profiles(profiles: list[dict], merge_seconds: float = 0.0) -> dict:
             cpu[k] += v
         wall += p.get("wall_s", 0.0)
         process += p.get("process_cpu_s", 0.0)
-    if merge_seconds:
-        cpu["merge"] += merge_seconds
-        process += merge_seconds
+    if merge_cpu_seconds:
+        cpu["merge"] += merge_cpu_seconds
+        process += merge_cpu_seconds
     total = sum(cpu.values()) or 1.0
     rows = [
         {"stage": k, "what": STAGES.get(k, k), "cpu_s": round(cpu[k], 3), "share": round(cpu[k] / total, 3)}
