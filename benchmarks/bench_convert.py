@@ -30,12 +30,12 @@ BASE_COMMIT = "7dd9c08"
 RUNNER = r"""
 import json, os, resource, sys, time
 from pathlib import Path
-pkg, out, size, *bags = sys.argv[1:]
+pkg, out, size, extra, *bags = sys.argv[1:]
 mod = __import__(pkg + ".pipeline", fromlist=["x"])
 cfg_mod = __import__(pkg + ".config", fromlist=["x"])
 worker = __import__(pkg + ".worker", fromlist=["x"])
 worker.warm_up()  # lerobot's import is not part of the measured conversion
-cfg = cfg_mod.ConvertConfig(workers=1, size=size)
+cfg = cfg_mod.ConvertConfig(workers=1, size=size, **json.loads(extra))
 def cpu():
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
@@ -75,10 +75,10 @@ def make_bags(folder: Path, count: int, seconds: float, size: tuple[int, int]) -
     return paths
 
 
-def run_once(pkg: str, bags: list[Path], out: Path, size: str, pythonpath: str) -> dict:
+def run_once(pkg: str, bags: list[Path], out: Path, size: str, pythonpath: str, extra: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": pythonpath, "SVT_LOG": "1", "TQDM_DISABLE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER, pkg, str(out), size, *map(str, bags)],
+        [sys.executable, "-c", RUNNER, pkg, str(out), size, json.dumps(extra), *map(str, bags)],
         capture_output=True,
         text=True,
         env=env,
@@ -135,6 +135,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="runs of each implementation (interleaved)")
     ap.add_argument("--base", default=BASE_COMMIT, help="commit to compare with")
     ap.add_argument("--bag-dir", type=Path, default=None, help="reuse/keep the generated bags here")
+    ap.add_argument(
+        "--vcodec",
+        default=None,
+        help="codec for this tree only (e.g. h264): compares a codec choice, so frames are only close",
+    )
+    ap.add_argument("--preset", default=None, help="encoder preset for this tree only (with --vcodec)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
@@ -146,12 +152,14 @@ def main() -> None:
         base_root = extract_base(args.base, work / "base")
         pythonpath = os.pathsep.join([str(ROOT), str(base_root)])
         runs: dict[str, list[dict]] = {"base": [], "new": []}
+        new_options = {k: v for k, v in (("vcodec", args.vcodec), ("preset", args.preset)) if v}
         pkgs = {"base": "kuavo_base_convert", "new": "kuavo_cli.convert"}
         for r in range(args.repeats):
             order = ("base", "new") if r % 2 == 0 else ("new", "base")
             for name in order:
                 out = work / f"out_{name}_{r}"
-                runs[name].append(run_once(pkgs[name], bags, out, out_size, pythonpath))
+                extra = new_options if name == "new" else {}
+                runs[name].append(run_once(pkgs[name], bags, out, out_size, pythonpath, extra))
                 print(f"repeat {r + 1} {name}: {runs[name][-1]}", file=sys.stderr)
         last = args.repeats - 1
         check = compare_outputs(work / f"out_base_{last}", work / f"out_new_{last}")
@@ -167,6 +175,7 @@ def main() -> None:
         "source_size": args.size,
         "stored_size": out_size,
         "repeats": args.repeats,
+        "new_options": new_options,
         "base": {"wall_s": round(med("base", "wall_s"), 2), "cpu_s": round(med("base", "cpu_s"), 2)},
         "new": {"wall_s": round(med("new", "wall_s"), 2), "cpu_s": round(med("new", "cpu_s"), 2)},
         "load_avg": [round(x["load"], 2) for name in runs for x in runs[name]],

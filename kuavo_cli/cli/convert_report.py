@@ -94,8 +94,8 @@ def print_profile(profile: dict, frames: int, console) -> None:
         table.add_row(row["what"], f"{row['cpu_s']:.2f}", f"{row['share'] * 100:.0f}%", per_frame)
     console.print(table)
     console.print(
-        f"Worker CPU {profile['cpu_s']:.1f} s over {profile['worker_wall_s']:.1f} s of conversion "
-        "(more CPU than wall time = stages overlapping on several cores).",
+        f"Worker CPU {profile['cpu_s']:.1f} s in {profile['worker_wall_s']:.1f} s of conversion "
+        "(CPU above wall time means stages overlapped on several cores).",
         highlight=False,
     )
 
