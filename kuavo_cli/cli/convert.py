@@ -68,8 +68,8 @@ def convert(
         ),
     ] = None,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Dataset folder to create.", show_default=False)
-    ] = Path(),
+        Path | None, typer.Option("--out", "-o", help="Dataset folder to create.", show_default=False)
+    ] = None,
     task_description: Annotated[str | None, typer.Option(help=_help("task_description"))] = None,
     repo_id: Annotated[str | None, typer.Option(help=_help("repo_id"))] = None,
     fps: Annotated[int | None, typer.Option(help=_help("fps"))] = None,
@@ -145,7 +145,7 @@ def convert(
     """
     from kuavo_cli.cli import convert_report as report
 
-    if out == Path():
+    if out is None:
         raise UsageError("--out is required", "kuavo convert BAG_DIR --out DATASET_DIR")
     hub_flags = [task, episodes, source, include, exclude, revision, max_disk, raw_dir]
     if hub is None and any(v for v in hub_flags):
