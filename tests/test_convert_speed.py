@@ -88,3 +88,30 @@ def test_h264_with_keyframe_interval_and_profile(small_bag, tmp_path: Path):
     assert human.exit_code == 0 and "Where the time went" in human.stdout and "JPEG decode" in human.stdout
     bad = run_cli("convert", str(small_bag.path), "--out", str(tmp_path / "b"), "--vcodec", "mpeg2")
     assert bad.exit_code == 2 and "vcodec" in bad.stderr
+
+
+def test_back_pressure_sees_lerobots_encoder_queues(tmp_path: Path):
+    """lerobot's streaming encoder drops a frame when its queue stays full for 0.1 s; the converter waits for
+    room instead. That only works while lerobot keeps its queues where kuavo looks: checked here on a real
+    dataset, so an upgrade that moves them fails this test instead of silently dropping frames."""
+    from lerobot.datasets import LeRobotDataset
+
+    from kuavo_cli.convert.worker import ENCODER_QUEUE, _dropped_frames, _encoder_queues, _wait_for_encoder
+
+    features = {"observation.images.cam": {"dtype": "video", "shape": (3, 32, 32), "names": ["c", "h", "w"]}}
+    ds = LeRobotDataset.create(
+        repo_id="x/y", fps=10, features=features, root=tmp_path / "ds", use_videos=True,
+        streaming_encoding=True, encoder_queue_maxsize=ENCODER_QUEUE,
+    )  # fmt: skip
+    try:
+        for i in range(25):
+            _wait_for_encoder(ds)
+            ds.add_frame({"observation.images.cam": np.full((32, 32, 3), i * 9, np.uint8), "task": "t"})
+            queues = _encoder_queues(ds)
+            assert list(queues) == ["observation.images.cam"]
+            assert queues["observation.images.cam"].maxsize == ENCODER_QUEUE
+        ds.save_episode()
+        assert _dropped_frames(ds) == 0
+    finally:
+        ds.finalize()
+    assert ds.meta.total_frames == 25
