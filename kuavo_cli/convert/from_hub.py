@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from kuavo_cli.convert.config import ConvertConfig
 from kuavo_cli.convert.hub_scheduler import SKIPPED_DIR, RemoteBag, Scheduler
@@ -34,10 +35,13 @@ from kuavo_cli.convert.worker import BagResult, load_staged
 from kuavo_cli.errors import UsageError
 from kuavo_cli.hub.sizes import human_bytes
 
+if TYPE_CHECKING:
+    from kuavo_cli.hub.plan import DownloadRequest
+
 
 @dataclass
 class HubSource:
-    request: object  # kuavo_cli.hub.DownloadRequest (repo, revision, filters; local_dir = raw bag folder)
+    request: DownloadRequest  # repo, revision, filters; local_dir = where raw bags wait
     max_disk: int  # bytes of raw bags allowed on disk at once
     download_workers: int = 2
     verify: bool = True

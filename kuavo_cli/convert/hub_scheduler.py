@@ -14,17 +14,21 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kuavo_cli.convert.pipeline import encoder_threads
 from kuavo_cli.convert.worker import BagJob, BagResult, convert_bag, warm_up
 from kuavo_cli.errors import KuavoError
+
+if TYPE_CHECKING:
+    from kuavo_cli.hub.listing import RemoteFile
 
 SKIPPED_DIR = "skipped"  # staging/skipped/<key>.json: bags that could not be converted, with the reason
 
 
 @dataclass
 class RemoteBag:
-    remote: object  # kuavo_cli.hub.listing.RemoteFile
+    remote: RemoteFile
     task: str  # output dataset name (the task folder)
     order: int  # position within its task (episode order)
     key: str
