@@ -29,7 +29,8 @@ Knobs for tests:
   * `lfs_suffixes`: files with these suffixes (or >= `lfs_threshold` bytes) are listed as LFS with sha256.
   * `server.throttle_bps`: bytes per second for file bodies, so a client can be killed mid-file.
   * `server.page_size`: tree entries per page (exercises pagination).
-  * `server.requests`: (method, path, range) of every request; `server.file_gets(path)` counts GETs of a file.
+  * `server.requests`: (method, path, range) of every request; `server.file_gets(path)` counts GETs of a file;
+    `server.completed`: repo paths whose body was sent to the end (a file fetched twice appears twice).
 
 Usage:
     with HubServer() as hub:
@@ -126,6 +127,7 @@ class HubServer:
     def __init__(self, page_size: int = 1000):
         self.repos: dict[tuple[str, str], FakeRepo] = {}
         self.requests: list[tuple[str, str, str | None]] = []
+        self.completed: list[str] = []  # repo paths whose whole body was sent (any number of requests)
         self.throttle_bps: float | None = None
         self.page_size = page_size
         self._lock = threading.Lock()
@@ -381,10 +383,12 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             body = data[start:end]
             headers["Content-Length"] = str(len(body))
             self._send(status, b"", headers, head=True)
-            if not head:
-                self._write_throttled(body)
+            if not head and self._write_throttled(body) and end == len(data):
+                with hub._lock:
+                    hub.completed.append(path)
 
-        def _write_throttled(self, body: bytes) -> None:
+        def _write_throttled(self, body: bytes) -> bool:
+            """Send the body (slowly with `throttle_bps`); False when the client went away first."""
             step = 16 * 1024 if hub.throttle_bps is None else max(1024, int(hub.throttle_bps / 20))
             try:
                 for i in range(0, len(body), step):
@@ -392,8 +396,11 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                     if hub.throttle_bps:
                         self.wfile.flush()
                         time.sleep(step / hub.throttle_bps)
+                self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+                return False
+            return True
 
         def _create_repo(self, payload: dict) -> None:
             repo_type = payload.get("type") or "model"

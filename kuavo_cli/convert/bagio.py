@@ -171,12 +171,13 @@ class TopicCursor:
         self.topic = topic
         self._pos = -1  # index of the last raw message taken from the iterator
         self._cached: tuple[int, Any] | None = None
+        self._raw: bytes | None = None
 
-    def get(self, index: int, convert=None) -> Any:
-        """Message `index` deserialised and passed through `convert` (cached for repeats of `index`)."""
-        if self._cached is not None and self._cached[0] == index:
-            return self._cached[1]
-        if index <= self._pos:
+    def raw(self, index: int) -> bytes:
+        """The serialised bytes of message `index` (the messages in between are skipped, never decoded)."""
+        if index == self._pos and self._raw is not None:
+            return self._raw
+        if index < self._pos:
             raise RuntimeError(f"{self.topic}: cursor moved backwards ({index} after {self._pos})")
         raw = None
         while self._pos < index:
@@ -187,15 +188,30 @@ class TopicCursor:
             except Exception as err:  # damaged chunk: rosbags' ReaderError, a decompressor error ...
                 raise SkipBag(f"{self.topic}: damaged bag data near message {index} ({err})") from err
             self._pos += 1
+        self._raw = raw
+        return raw
+
+    def decode(self, raw: bytes, index: int, convert=None) -> Any:
+        """Deserialise one message and pass it through `convert`; thread-safe (no cursor state)."""
         try:
             msg = self._store.deserialize_ros1(raw, self.msgtype)
         except Exception as err:
             raise SkipBag(f"{self.topic}: message {index} cannot be decoded ({err})") from err
+        return self.decode_message(msg, index, convert)
+
+    def decode_message(self, msg: Any, index: int, convert=None) -> Any:
+        """`convert(msg)`, with a failure turned into a SkipBag naming the topic and message."""
         try:
-            value = convert(msg) if convert else msg
+            return convert(msg) if convert else msg
         except SkipBag:
             raise
         except Exception as err:  # a corrupt JPEG, a wrong field layout ...
             raise SkipBag(f"{self.topic}: message {index}: {err}") from err
+
+    def get(self, index: int, convert=None) -> Any:
+        """Message `index` deserialised and passed through `convert` (cached for repeats of `index`)."""
+        if self._cached is not None and self._cached[0] == index:
+            return self._cached[1]
+        value = self.decode(self.raw(index), index, convert)
         self._cached = (index, value)
         return value

@@ -29,8 +29,12 @@ OUTPUT_FIELDS = (
     "gripper",
     "size",
     "vcodec",
+    "gop",
+    "crf",
+    "preset",
     "streaming_encoding",
 )
+VideoCodec = Literal["libsvtav1", "h264", "hevc"]
 
 
 class ConvertConfig(BaseModel):
@@ -63,8 +67,21 @@ class ConvertConfig(BaseModel):
         description="End effector: auto (detected per bag), rq2f85 (sim), claw (leju claw) or dexhand.",
     )
     size: str = Field("640x480", description="Stored image size WIDTHxHEIGHT (images are resized to it).")
-    vcodec: str = Field(
-        "libsvtav1", description="Video codec of lerobot's writer (libsvtav1 = AV1, official)."
+    vcodec: VideoCodec = Field(
+        "libsvtav1",
+        description="Video codec: libsvtav1 (AV1, official), h264 (libx264: decodes several times faster "
+        "in training, files ~2-3x larger) or hevc (libx265).",
+    )
+    gop: int = Field(
+        2, ge=1, description="Keyframe interval in frames (lerobot's default 2: cheap random access)."
+    )
+    crf: int | None = Field(
+        None, ge=0, le=63, description="Quality (lower = better, bigger); default: lerobot's (30)."
+    )
+    preset: str | None = Field(
+        None,
+        description="Encoder speed preset: 0-13 for libsvtav1 (lerobot: 12), ultrafast..veryslow for "
+        "h264/hevc (codec default: medium); default: lerobot's.",
     )
     streaming_encoding: bool = Field(
         True,
@@ -75,6 +92,11 @@ class ConvertConfig(BaseModel):
         None, ge=1, description="Parallel worker processes (default: CPU count, at most one per bag)."
     )
     limit: int | None = Field(None, ge=1, description="Convert only the first N bags (in name order).")
+    shard: str | None = Field(
+        None,
+        description="I/N: convert only shard I of N (0-based) of the bag list, split by a hash of each bag's "
+        "file name, so every machine gets the same split whatever the order of the list.",
+    )
     strict: bool = Field(
         False, description="Fail (no dataset written) if any bag is skipped, instead of skipping it."
     )
@@ -91,6 +113,16 @@ class ConvertConfig(BaseModel):
                 f"{value!r}: width and height must be even and >= 16 (the video encoder needs it)"
             )
         return f"{w}x{h}"
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_ok(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+        if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
+            raise ValueError(f"{value!r} must be I/N with 0 <= I < N, e.g. 0/4")
+        return f"{int(m.group(1))}/{int(m.group(2))}"
 
     @model_validator(mode="after")
     def _rates_ok(self) -> ConvertConfig:
@@ -111,6 +143,15 @@ class ConvertConfig(BaseModel):
     def jump(self) -> int:
         """Integer decimation of the main camera, exactly as the official `main_timeline_fps // train_hz`."""
         return self.camera_fps // self.fps
+
+    def encoder_config(self):
+        """lerobot's RGB encoder settings for this run (imports lerobot: call it in the worker)."""
+        from lerobot.configs.video import RGBEncoderConfig
+
+        extra = {k: v for k, v in (("crf", self.crf), ("preset", self.preset)) if v is not None}
+        if self.preset is not None and self.vcodec == "libsvtav1" and self.preset.isdigit():
+            extra["preset"] = int(self.preset)
+        return RGBEncoderConfig(vcodec=self.vcodec, g=self.gop, **extra)
 
     def worker_count(self, n_bags: int) -> int:
         return max(1, min(self.workers or os.cpu_count() or 1, n_bags))

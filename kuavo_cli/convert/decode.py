@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kuavo_cli.convert.bagio import Bag, SkipBag
+from kuavo_cli.convert.profile import Profile
 from kuavo_cli.convert.topics import GRIPPERS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -131,34 +132,107 @@ def resolve_gripper(bag: Bag, choice: str) -> Gripper:
 
 
 # ---- images ------------------------------------------------------------------------------------------------
-def colour_image(msg, hw: tuple[int, int]) -> np.ndarray:
-    """JPEG/PNG bytes -> RGB uint8 (H, W, 3) resized with INTER_LINEAR, as the official converter."""
-    import cv2
+# JPEG can be decoded at 1/2, 1/4 or 1/8 size directly (libjpeg's DCT scaling): far cheaper than a full
+# decode followed by a resize, and within JPEG's own error of it. Used only when the stored size is at
+# most that fraction of the source in both dimensions; the last step is still the official INTER_LINEAR.
+_REDUCED = ((8, "IMREAD_REDUCED_COLOR_8"), (4, "IMREAD_REDUCED_COLOR_4"), (2, "IMREAD_REDUCED_COLOR_2"))
 
-    bgr = cv2.imdecode(np.frombuffer(np.asarray(msg.data, dtype=np.uint8), np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("image bytes cannot be decoded")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    h, w = hw
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+
+class ColourDecoder:
+    """JPEG/PNG bytes -> RGB uint8 (H, W, 3) at the stored size, as the official converter: decode,
+    BGR->RGB, `cv2.resize` INTER_LINEAR. Resizing before the channel swap gives the same pixels for less
+    work; a resize to the size the image already has is skipped (it would copy the same pixels)."""
+
+    def __init__(self, hw: tuple[int, int], profile: Profile | None = None, reduced_decode: bool = True):
+        self.hw = hw
+        self.profile = profile or Profile(enabled=False)
+        self.reduced_decode = reduced_decode
+        self.native: tuple[int, int] | None = None  # (H, W) of the source, known after the first frame
+
+    def _flag(self) -> int:
+        import cv2
+
+        if self.reduced_decode and self.native is not None:
+            h, w = self.hw
+            for factor, name in _REDUCED:
+                if h * factor <= self.native[0] and w * factor <= self.native[1]:
+                    return getattr(cv2, name)
+        return cv2.IMREAD_COLOR
+
+    def __call__(self, msg) -> np.ndarray:
+        import cv2
+
+        with self.profile.stage("jpeg_decode"):
+            buf = np.frombuffer(msg.data, np.uint8) if isinstance(msg.data, bytes) else msg.data
+            bgr = cv2.imdecode(np.asarray(buf, dtype=np.uint8), self._flag())
+            if bgr is None:
+                raise ValueError("image bytes cannot be decoded")
+        if self.native is None:
+            self.native = bgr.shape[:2]
+        h, w = self.hw
+        with self.profile.stage("resize"):
+            if bgr.shape[:2] != (h, w):
+                bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR)
+        with self.profile.stage("jpeg_decode"):
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class DepthDecoder:
+    """compressedDepth -> uint8 (H, W, 3): clip to the range, normalise per frame, 3 channels (doc §1.4).
+
+    The official float64 formula `(d - min) / (max - min + 1e-9) * 255` is evaluated once per distinct
+    depth value of the frame (a lookup table) instead of once per pixel: the same bytes, 5x less work.
+    """
+
+    def __init__(self, hw: tuple[int, int], depth_range: tuple[int, int], profile: Profile | None = None):
+        self.hw = hw
+        self.depth_range = depth_range
+        self.profile = profile or Profile(enabled=False)
+
+    def __call__(self, msg) -> np.ndarray:
+        import cv2
+
+        with self.profile.stage("depth_decode"):
+            data = msg.data.tobytes() if isinstance(msg.data, np.ndarray) else bytes(msg.data)
+            at = data.find(PNG_SIGNATURE)  # skips the compressedDepth config header (normally 12 bytes)
+            if at < 0:
+                raise ValueError(
+                    "no PNG payload in the compressedDepth message (quantised 32FC1 is not supported)"
+                )
+            depth = cv2.imdecode(np.frombuffer(data, np.uint8, offset=at), cv2.IMREAD_UNCHANGED)
+            if depth is None:
+                raise ValueError("depth PNG cannot be decoded")
+            if depth.ndim == 3:
+                depth = depth[..., 0]
+        h, w = self.hw
+        with self.profile.stage("resize"):
+            if depth.shape != (h, w):
+                depth = cv2.resize(depth, (w, h), interpolation=cv2.INTER_NEAREST)
+        with self.profile.stage("depth_normalise"):
+            return normalise_depth(depth, self.depth_range)
+
+
+def normalise_depth(depth: np.ndarray, depth_range: tuple[int, int]) -> np.ndarray:
+    lo, hi = depth_range
+    if np.issubdtype(depth.dtype, np.integer):  # keep the dtype: 1500 does not fit a uint8 PNG
+        info = np.iinfo(depth.dtype)
+        lo, hi = max(lo, info.min), min(hi, info.max)
+    clipped = np.clip(depth, lo, hi)
+    if np.issubdtype(clipped.dtype, np.integer):
+        mn, mx = int(clipped.min()), int(clipped.max())
+        values = np.arange(mn, mx + 1, dtype=np.float64)
+        lut = ((values - mn) / (mx - mn + 1e-9) * 255).astype(np.uint8)
+        norm = lut[clipped - clipped.dtype.type(mn)]
+    else:  # float depth: no table, the formula per pixel
+        d = clipped.astype(np.float64)
+        norm = ((d - d.min()) / (d.max() - d.min() + 1e-9) * 255).astype(np.uint8)
+    return np.repeat(norm[..., None], 3, axis=2)
+
+
+def colour_image(msg, hw: tuple[int, int]) -> np.ndarray:
+    """One colour message at full decode (no reduced JPEG decoding): the reference path."""
+    return ColourDecoder(hw, reduced_decode=False)(msg)
 
 
 def depth_image(msg, hw: tuple[int, int], depth_range: tuple[int, int]) -> np.ndarray:
-    """compressedDepth -> uint8 (H, W, 3): clip to the range, normalise per frame, 3 channels (doc §1.4)."""
-    import cv2
-
-    data = bytes(np.asarray(msg.data, dtype=np.uint8))
-    at = data.find(PNG_SIGNATURE)  # skips the compressedDepth config header (normally 12 bytes)
-    if at < 0:
-        raise ValueError("no PNG payload in the compressedDepth message (quantised 32FC1 is not supported)")
-    depth = cv2.imdecode(np.frombuffer(data[at:], np.uint8), cv2.IMREAD_UNCHANGED)
-    if depth is None:
-        raise ValueError("depth PNG cannot be decoded")
-    if depth.ndim == 3:
-        depth = depth[..., 0]
-    h, w = hw
-    depth = cv2.resize(depth, (w, h), interpolation=cv2.INTER_NEAREST)
-    lo, hi = depth_range
-    d = np.clip(depth, lo, hi).astype(np.float64)
-    norm = ((d - d.min()) / (d.max() - d.min() + 1e-9) * 255).astype(np.uint8)
-    return np.repeat(norm[..., None], 3, axis=2)
+    return DepthDecoder(hw, depth_range)(msg)

@@ -25,18 +25,19 @@ from pathlib import Path
 
 from kuavo_cli import __version__
 from kuavo_cli.convert.config import ConvertConfig
+from kuavo_cli.convert.merge import PROVENANCE_FILE, PROVENANCE_FORMAT, aggregate_into, replace_atomically
+from kuavo_cli.convert.profile import merge_profiles
+from kuavo_cli.convert.shard import select_shard
+from kuavo_cli.convert.topics import camera_names
 from kuavo_cli.convert.worker import (
     BagJob,
     BagResult,
     convert_bag,
     load_staged,
-    quiet_video_and_bars,
+    local_identity,
     warm_up,
 )
 from kuavo_cli.errors import UsageError
-
-PROVENANCE_FILE = "meta/kuavo_provenance.json"
-PROVENANCE_FORMAT = "kuavo-convert-provenance/1"
 
 Progress = Callable[[BagResult, int, int], None]
 
@@ -49,8 +50,12 @@ class ConvertSummary:
     workers: int = 1
     seconds: float = 0.0
     merge_seconds: float = 0.0
+    merge_cpu_seconds: float = 0.0  # main-process CPU of the merge (its workers are idle by then)
     written: bool = False
     staging: Path | None = None
+    shard: str | None = None
+    bags_total: int = 0  # bags in the list before --shard / --limit
+    profile: dict | None = None  # --profile: merged per-stage CPU seconds
 
     @property
     def converted(self) -> list[BagResult]:
@@ -99,6 +104,9 @@ class ConvertSummary:
             "merge_seconds": round(self.merge_seconds, 2),
             **self.throughput(),
             "staging": str(self.staging) if self.staging else None,
+            "shard": self.shard,
+            "bags_total": self.bags_total,
+            **({"profile": self.profile} if self.profile is not None else {}),
         }
 
 
@@ -164,6 +172,14 @@ def _prepare_staging(out: Path, cfg: ConvertConfig, resume: bool, force: bool) -
     return staging
 
 
+def encoder_threads(cfg: ConvertConfig, workers: int) -> int:
+    """Threads per video encoder: the cores split between every camera stream of every worker. Each
+    stream has its own encoder thread already; SVT-AV1 spends ~8% more CPU with lp=2 than lp=1 when
+    six encoders share two cores, for no gain in wall time."""
+    streams = len(camera_names(cfg.arms, cfg.depth))
+    return max(1, (os.cpu_count() or 1) // (workers * streams))
+
+
 def _run_jobs(jobs: list[BagJob], workers: int, on_result: Callable[[BagResult], None]) -> None:
     if workers == 1:
         if jobs:
@@ -191,11 +207,19 @@ def convert_bags(
     resume: bool = False,
     force: bool = False,
     progress: Progress | None = None,
+    profile: bool = False,
 ) -> ConvertSummary:
-    """Convert every bag; merge the converted ones in bag order into `out` (unless none, or --strict fails)."""
+    """Convert every bag (of the shard); merge the converted ones in bag order into `out` (unless none,
+    or --strict fails). `profile`: time every stage (summary.profile)."""
     start = time.perf_counter()
     out = Path(out).absolute()
     bags = find_bags(inputs)
+    bags_total = len(bags)
+    bags = select_shard(bags, cfg.shard, name=lambda p: p.name)
+    if not bags:
+        raise UsageError(
+            f"shard {cfg.shard} of the {bags_total} bag(s) is empty", "use fewer shards for so few bags"
+        )
     if cfg.limit:
         bags = bags[: cfg.limit]
     repo_id = cfg.repo_id or default_repo_id(inputs, out)
@@ -206,7 +230,7 @@ def convert_bags(
     options = cfg.output_options()
     for order, path in enumerate(bags):
         key = bag_key(path)
-        record = load_staged(staging, key, path, options) if resume else None
+        record = load_staged(staging, key, local_identity(path), options) if resume else None
         if record is not None:
             prov = record["provenance"]
             results[order] = BagResult(
@@ -216,9 +240,12 @@ def convert_bags(
         else:
             jobs.append(BagJob(order, str(path), key, str(staging), repo_id, cfg.model_dump()))
     workers = cfg.worker_count(len(jobs))
-    for job in jobs:  # split the cores between the workers' video encoders
-        job.encoder_threads = max(1, (os.cpu_count() or 1) // workers)
-    summary = ConvertSummary(out=out, repo_id=repo_id, workers=workers, staging=staging)
+    for job in jobs:
+        job.encoder_threads = encoder_threads(cfg, workers)
+        job.profile = profile
+    summary = ConvertSummary(
+        out=out, repo_id=repo_id, workers=workers, staging=staging, shard=cfg.shard, bags_total=bags_total
+    )
 
     done = len(results)
     if progress:
@@ -234,22 +261,27 @@ def convert_bags(
 
     _run_jobs(jobs, workers, on_result)
     summary.results = [results[i] for i in sorted(results)]
-    _exclude_other_family(summary.results)
+    exclude_other_family(summary.results)
 
     if summary.converted and not (cfg.strict and summary.skipped):
-        merge_start = time.perf_counter()
+        merge_start, merge_cpu = time.perf_counter(), time.process_time()
         merge_episodes(summary, cfg, staging)
         summary.merge_seconds = time.perf_counter() - merge_start
+        summary.merge_cpu_seconds = time.process_time() - merge_cpu
         summary.written = True
         summary.staging = None
     elif not any((staging / "episodes").iterdir()):
         shutil.rmtree(staging, ignore_errors=True)  # nothing worth resuming
         summary.staging = None
+    if profile:
+        summary.profile = merge_profiles(
+            [r.profile for r in summary.results if r.profile], summary.merge_cpu_seconds
+        )
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _exclude_other_family(results: list[BagResult]) -> None:
+def exclude_other_family(results: list[BagResult]) -> None:
     """One dataset has one set of action names: bags of the other gripper family are skipped."""
     converted = [r for r in results if r.status == "converted"]
     if not converted:
@@ -264,38 +296,28 @@ def _exclude_other_family(results: list[BagResult]) -> None:
             )
 
 
+def _source_path(result: BagResult) -> dict:
+    """Hub bags also carry their repo path (what a re-run of `--hub` checks against)."""
+    path = result.provenance.get("source_path")
+    return {"source_path": path} if path else {}
+
+
 def merge_episodes(summary: ConvertSummary, cfg: ConvertConfig, staging: Path) -> None:
     """lerobot's own aggregation, into staging/merged, then one rename to the output folder."""
-    from kuavo_cli.utils.logs import quiet_logs
-
     merged = staging / "merged"
     shutil.rmtree(merged, ignore_errors=True)
     episodes = summary.converted
-    roots = [staging / "episodes" / r.key / "dataset" for r in episodes]
-    quiet_video_and_bars()
-    with quiet_logs():
-        from lerobot.datasets.aggregate import aggregate_datasets
-
-        aggregate_datasets(
-            repo_ids=[summary.repo_id] * len(roots),
-            aggr_repo_id=summary.repo_id,
-            roots=roots,
-            aggr_root=merged,
-        )
+    aggregate_into([staging / "episodes" / r.key / "dataset" for r in episodes], summary.repo_id, merged)
     record = {
         "format": PROVENANCE_FORMAT,
         "kuavo_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "options": cfg.output_options(),
         "episodes": [{"episode_index": i, **r.provenance} for i, r in enumerate(episodes)],
-        "skipped": [{"source_bag": Path(r.path).name, "reason": r.reason} for r in summary.skipped],
+        "skipped": [
+            {"source_bag": Path(r.path).name, "reason": r.reason, **_source_path(r)} for r in summary.skipped
+        ],
     }
     (merged / PROVENANCE_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
-    out = summary.out
-    if out.exists():  # only with --force (or --resume over a finished output): replace it last
-        old = staging / "replaced"
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    merged.rename(out)
+    replace_atomically(merged, summary.out, staging)
     shutil.rmtree(staging, ignore_errors=True)

@@ -20,6 +20,7 @@ from kuavo_cli.convert.bagio import Bag, SkipBag
 from kuavo_cli.convert.config import ConvertConfig
 from kuavo_cli.convert.episode import iter_frames, plan_episode, provenance
 from kuavo_cli.convert.features import action_family, build_features
+from kuavo_cli.convert.profile import Profile
 from kuavo_cli.data.schema import ROBOT_TYPE
 from kuavo_cli.utils.logs import quiet_logs
 
@@ -35,6 +36,10 @@ class BagJob:
     repo_id: str
     config: dict
     encoder_threads: int | None = None
+    profile: bool = False
+    decode_threads: int = 2
+    # What identifies the source for --resume (default: the file's size and mtime; hub bags: their hash).
+    identity: dict | None = None
 
 
 @dataclass
@@ -51,6 +56,7 @@ class BagResult:
     peak_rss_mb: float = 0.0  # peak resident memory of the worker while converting this bag
     start_rss_mb: float = 0.0  # resident memory before it (lerobot + torch imports: ~1 GB, mostly shared)
     reused: bool = False
+    profile: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,42 +107,98 @@ def quiet_video_and_bars() -> None:
     datasets.disable_progress_bars()
 
 
-def warm_up() -> None:
-    """Worker-process initializer: pay lerobot's import (seconds, ~1 GB of mostly shared pages) once."""
+def warm_up(parent_pid: int | None = None) -> None:
+    """Worker-process initializer: pay lerobot's import (seconds, ~1 GB of mostly shared pages) once.
+
+    With `parent_pid`, the worker also dies with its parent (Linux PR_SET_PDEATHSIG): a parent killed
+    with SIGKILL cannot stop its pool, and an orphan finishing its bag later would race the re-run.
+    """
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     quiet_video_and_bars()
     with quiet_logs():
         import lerobot.datasets  # noqa: F401
 
 
+def die_with_parent(parent_pid: int) -> None:
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+ENCODER_QUEUE = 8  # frames waiting per camera for lerobot's encoder thread: bounds memory
+
+
+def _encoder_queues(dataset) -> dict:
+    """lerobot's per-camera frame queues of the streaming encoder (private; {} if its layout changed)."""
+    encoder = getattr(getattr(dataset, "writer", None), "_streaming_encoder", None)
+    return getattr(encoder, "_frame_queues", None) or {}
+
+
+def _wait_for_encoder(dataset) -> None:
+    """Block until every camera's queue has room. lerobot's `feed_frame` waits only 0.1 s for room and
+    then drops the frame with a warning (made for live recording), which on a busy machine leaves
+    videos shorter than the episode; a converter can always wait instead."""
+    queues = _encoder_queues(dataset)
+    while any(q.full() for q in queues.values()):
+        time.sleep(0.002)
+
+
+def _dropped_frames(dataset) -> int:
+    encoder = getattr(getattr(dataset, "writer", None), "_streaming_encoder", None)
+    return sum((getattr(encoder, "_dropped_frames", None) or {}).values())
+
+
 def write_episode(
-    bag: Bag, cfg: ConvertConfig, root: Path, repo_id: str, encoder_threads: int | None
+    bag: Bag,
+    cfg: ConvertConfig,
+    root: Path,
+    repo_id: str,
+    encoder_threads: int | None,
+    profile: Profile | None = None,
+    decode_threads: int = 2,
 ) -> dict:
     """Stream the bag's frames into a fresh one-episode dataset at `root`; returns the provenance."""
-    plan = plan_episode(bag, cfg)
+    profile = profile or Profile(enabled=False)
+    with profile.stage("bag_read"):
+        plan = plan_episode(bag, cfg)
     quiet_video_and_bars()
     with quiet_logs():
-        from lerobot.configs.video import RGBEncoderConfig
         from lerobot.datasets import LeRobotDataset
 
-        dataset = LeRobotDataset.create(
-            repo_id=repo_id,
-            fps=cfg.fps,
-            features=build_features(cfg, action_family(plan.gripper.family)),
-            root=root,
-            robot_type=ROBOT_TYPE,
-            use_videos=True,
-            rgb_encoder=RGBEncoderConfig(vcodec=cfg.vcodec),
-            encoder_threads=encoder_threads,
-            streaming_encoding=cfg.streaming_encoding,
-            encoder_queue_maxsize=8,  # frames waiting per camera: bounds memory when encoding lags
-        )
+        with profile.stage("create_finalize"):
+            dataset = LeRobotDataset.create(
+                repo_id=repo_id,
+                fps=cfg.fps,
+                features=build_features(cfg, action_family(plan.gripper.family)),
+                root=root,
+                robot_type=ROBOT_TYPE,
+                use_videos=True,
+                rgb_encoder=cfg.encoder_config(),
+                encoder_threads=encoder_threads,
+                streaming_encoding=cfg.streaming_encoding,
+                encoder_queue_maxsize=ENCODER_QUEUE,
+            )
         try:
-            for frame in iter_frames(bag, plan, cfg):
-                dataset.add_frame(frame)
-            # Workers are already one process per bag: encode the cameras one after the other.
-            dataset.save_episode(parallel_encoding=False)
+            for frame in iter_frames(bag, plan, cfg, profile, decode_threads):
+                with profile.stage("encoder_wait"):
+                    _wait_for_encoder(dataset)
+                with profile.stage("add_frame"):
+                    dataset.add_frame(frame)
+            with profile.stage("save_episode"):
+                # Workers are already one process per bag: encode the cameras one after the other.
+                dataset.save_episode(parallel_encoding=False)
+            dropped = _dropped_frames(dataset)
+            if dropped:
+                raise RuntimeError(f"lerobot's video encoder dropped {dropped} frame(s); convert it again")
         finally:
-            dataset.finalize()  # writes the parquet footers; lerobot requires it
+            with profile.stage("create_finalize"):
+                dataset.finalize()  # writes the parquet footers; lerobot requires it
     shutil.rmtree(root / "images", ignore_errors=True)  # PNG staging, empty once encoded
     return provenance(bag, plan, cfg)
 
@@ -154,12 +216,17 @@ def convert_bag(job: BagJob) -> BagResult:
     result = BagResult(
         order=job.order, path=job.path, key=job.key, status="skipped", start_rss_mb=current_rss_mb()
     )
+    profile = Profile(enabled=job.profile)
+    profile.start()
     try:
         with Bag(path) as bag:
-            prov = write_episode(bag, cfg, tmp / "dataset", job.repo_id, job.encoder_threads)
+            prov = write_episode(
+                bag, cfg, tmp / "dataset", job.repo_id, job.encoder_threads, profile, job.decode_threads
+            )
         family = action_family(prov["gripper"])
         record = {
             "source": source_stat(path),
+            "identity": job.identity or local_identity(path),
             "options": cfg.output_options(),
             "family": family,
             "provenance": prov,
@@ -181,20 +248,28 @@ def convert_bag(job: BagJob) -> BagResult:
         result.reason = f"unexpected {type(err).__name__}: {err}"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    profile.stop()
+    if job.profile:
+        result.profile = profile.to_dict()
     result.seconds = time.perf_counter() - start
     result.peak_rss_mb = peak_rss_mb()
     return result
 
 
-def load_staged(staging: Path, key: str, path: Path, options: dict) -> dict | None:
-    """The record of a finished episode of this bag, if staged with the same options and bag file."""
+def local_identity(path: Path) -> dict:
+    st = Path(path).stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def load_staged(staging: Path, key: str, identity: dict, options: dict) -> dict | None:
+    """The record of a finished episode of this bag, if staged with the same options from the same
+    source (`identity`: a local file's size and mtime, or a hub file's path and hash)."""
     record_path = staging / "episodes" / key / EPISODE_RECORD
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    src, now = record.get("source", {}), source_stat(path)
-    if src.get("size") != now["size"] or src.get("mtime_ns") != now["mtime_ns"]:
+    if record.get("identity") != identity:
         return None
     if record.get("options") != options:
         return None

@@ -1,0 +1,117 @@
+"""The faster convert paths give the official values: depth lookup table, reduced JPEG decoding, H.264, --profile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kuavo_cli.convert.decode import ColourDecoder, colour_image, normalise_depth
+from kuavo_cli.data.schema import CAMERA_KEYS
+from tests.cli_helpers import run_cli
+from tests.rosbag_fixtures import CAMERA_TOPICS, BagSpec, _texture, palette_index, write_bag
+from tests.test_convert import expected_selection
+
+
+class Msg:
+    def __init__(self, data: bytes):
+        self.data = np.frombuffer(data, np.uint8)
+
+
+def official_depth(depth: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Doc §1.4 as written: clip, per-frame min-max in float64, * 255, uint8, 3 channels."""
+    d = np.clip(depth, lo, hi).astype(np.float64)
+    norm = ((d - d.min()) / (d.max() - d.min() + 1e-9) * 255).astype(np.uint8)
+    return np.repeat(norm[..., None], 3, axis=2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_depth_lookup_table_gives_the_official_bytes(seed):
+    rng = np.random.default_rng(seed)
+    depth = rng.integers(0, 4000, (48, 64), dtype=np.uint16)
+    depth[:3] = rng.integers(700, 702, (3, 64))  # narrow band: rounding-sensitive values
+    for lo, hi in ((0, 1500), (300, 2500), (700, 701)):
+        np.testing.assert_array_equal(normalise_depth(depth, (lo, hi)), official_depth(depth, lo, hi))
+    flat = np.full((8, 8), 1000, np.uint16)  # max == min: all zeros either way
+    np.testing.assert_array_equal(normalise_depth(flat, (0, 1500)), official_depth(flat, 0, 1500))
+
+
+def test_reduced_jpeg_decoding_stays_within_jpeg_error():
+    rgb = _texture(192, 256, 7, 3)
+    ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    msg = Msg(jpg.tobytes())
+    for hw in ((96, 128), (48, 64), (24, 32)):
+        fast = ColourDecoder(hw)
+        fast(msg)  # the first frame tells the decoder the source size
+        reduced = fast(msg)
+        full = colour_image(msg, hw)
+        assert reduced.shape == full.shape == (*hw, 3)
+        assert np.abs(reduced.astype(int) - full.astype(int)).mean() < 3.0, hw
+    same = ColourDecoder((192, 256))
+    np.testing.assert_array_equal(same(msg), colour_image(msg, (192, 256)))  # no resize, no reduction
+
+
+@pytest.fixture(scope="module")
+def small_bag(tmp_path_factory: pytest.TempPathFactory):
+    return write_bag(tmp_path_factory.mktemp("speed") / "a.bag", BagSpec(seconds=1.5, size=(64, 48)))
+
+
+def test_h264_with_keyframe_interval_and_profile(small_bag, tmp_path: Path):
+    from lerobot.datasets import LeRobotDataset
+
+    out = tmp_path / "h264"
+    result = run_cli(
+        "convert", str(small_bag.path), "--out", str(out), "--size", "64x48", "--drop-frames", "2",
+        "--vcodec", "h264", "--gop", "10", "--preset", "veryfast", "--workers", "1", "--profile", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    stages = {row["stage"]: row["cpu_s"] for row in summary["profile"]["stages"]}
+    assert {"bag_read", "jpeg_decode", "depth_decode", "video_encode", "save_episode", "merge"} <= set(stages)
+    assert stages["video_encode"] > 0 and stages["jpeg_decode"] > 0
+    info = json.loads((out / "meta" / "info.json").read_text())
+    video = info["features"][CAMERA_KEYS[0]]["info"]
+    assert video["video.codec"] == "h264" and video.get("video.g") == 10
+    ds = LeRobotDataset("lerobot/x", root=out)
+    _, sel = expected_selection(small_bag, drop=2)
+    for i in range(len(ds)):
+        rgb = ds[i][CAMERA_KEYS[0]].mean(dim=(1, 2)).numpy() * 255
+        assert palette_index(rgb) == sel[CAMERA_TOPICS["head_cam_h"]][i] % 216
+    human = run_cli(
+        "convert", str(small_bag.path), "--out", str(tmp_path / "p"), "--size", "32x24", "--no-depth",
+        "--workers", "1", "--profile",
+    )  # fmt: skip
+    assert human.exit_code == 0 and "Where the time went" in human.stdout and "JPEG decode" in human.stdout
+    bad = run_cli("convert", str(small_bag.path), "--out", str(tmp_path / "b"), "--vcodec", "mpeg2")
+    assert bad.exit_code == 2 and "vcodec" in bad.stderr
+
+
+def test_back_pressure_sees_lerobots_encoder_queues(tmp_path: Path):
+    """lerobot's streaming encoder drops a frame when its queue stays full for 0.1 s; the converter waits for
+    room instead. That only works while lerobot keeps its queues where kuavo looks: checked here on a real
+    dataset, so an upgrade that moves them fails this test instead of silently dropping frames."""
+    from lerobot.datasets import LeRobotDataset
+
+    from kuavo_cli.convert.worker import ENCODER_QUEUE, _dropped_frames, _encoder_queues, _wait_for_encoder
+
+    features = {"observation.images.cam": {"dtype": "video", "shape": (3, 32, 32), "names": ["c", "h", "w"]}}
+    ds = LeRobotDataset.create(
+        repo_id="x/y", fps=10, features=features, root=tmp_path / "ds", use_videos=True,
+        streaming_encoding=True, encoder_queue_maxsize=ENCODER_QUEUE,
+    )  # fmt: skip
+    try:
+        for i in range(25):
+            _wait_for_encoder(ds)
+            ds.add_frame({"observation.images.cam": np.full((32, 32, 3), i * 9, np.uint8), "task": "t"})
+            queues = _encoder_queues(ds)
+            assert list(queues) == ["observation.images.cam"]
+            assert queues["observation.images.cam"].maxsize == ENCODER_QUEUE
+        ds.save_episode()
+        assert _dropped_frames(ds) == 0
+    finally:
+        ds.finalize()
+    assert ds.meta.total_frames == 25
