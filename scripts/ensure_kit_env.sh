@@ -26,7 +26,7 @@ exec 9>"$dest.lock"
 if command -v flock >/dev/null 2>&1; then flock 9; fi
 if ready; then echo "$dest"; exit 0; fi
 
-tmp="$(mktemp -d "$dest.building.XXXXXX")" || exit 1
+tmp="$(mktemp -d "$dest.building.XXXXXX")" && chmod 755 "$tmp" || exit 1
 trap 'rm -rf "$tmp"' EXIT
 echo "Building the kit env (Python 3.10, $spec) in $dest; first time only, a few minutes." >&2
 # shellcheck disable=SC2086  # python_cmd may be "env PYENV_VERSION=... /path/python3.10"
