@@ -31,3 +31,11 @@ def tiny_act_policy() -> dict:
     from tests.train_fixtures import TINY_ACT
 
     return dict(TINY_ACT)
+
+
+@pytest.fixture(scope="session")
+def kit_python() -> Path:
+    """python of the competition kit's environment (Python 3.10, lerobot 0.4.2), created once and cached."""
+    from tests.kit_env import ensure_kit_python
+
+    return ensure_kit_python()
