@@ -25,6 +25,7 @@ mkdir -p "$(dirname "$dest")" || exit 1
 exec 9>"$dest.lock"
 if command -v flock >/dev/null 2>&1; then flock 9; fi
 if ready; then echo "$dest"; exit 0; fi
+rm -rf "$dest".building.*  # left by a killed build (we hold the lock, so no build is running)
 
 tmp="$(mktemp -d "$dest.building.XXXXXX")" && chmod 755 "$tmp" || exit 1
 trap 'rm -rf "$tmp"' EXIT
