@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -18,20 +17,10 @@ from kuavo_cli.checkpoints import load_policy, resolve_checkpoint
 from kuavo_cli.export import kit_contract
 from tests.cli_helpers import run_cli
 from tests.kit_env import run_kit_script
-from tests.train_fixtures import TINY_ACT, train_config, write_config
+from tests.train_fixtures import TINY_ACT
 
 KIT_SIDE = Path(__file__).with_name("kit_side_042.py")
 ATOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def kuavo_act_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny ACT trained by `kuavo train` (4 steps on CPU)."""
-    base = tmp_path_factory.mktemp("kit042")
-    cfg = train_config(synthetic_dataset, base / "run", TINY_ACT, steps=4, eval_freq=4, save_freq=4)
-    res = run_cli("train", str(write_config(base / "train.yaml", cfg)))
-    assert res.exit_code == 0, res.stderr
-    return base / "run"
 
 
 def observations(n: int) -> list[dict[str, torch.Tensor]]:
