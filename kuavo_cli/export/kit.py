@@ -80,7 +80,7 @@ def check_kit_policy(ref: CheckpointRef) -> str:
     if kind not in KIT_POLICY_TYPES:
         why = NOT_IN_PROCESS.get(kind, "its deploy code loads only ACT in-process, on lerobot 0.4.2")
         raise UsageError(
-            f"policy type `{kind}` is not supported by the kit in-process ({why})",
+            f"policy type `{kind}` is not supported by the kit in-process: {why}",
             "run it in the kit's client mode: `kuavo export RUN --format kit --client` and `kuavo serve RUN` "
             "(any policy: diffusion, pi0, pi05, smolvla, ...)",
         )

@@ -80,8 +80,8 @@ KIT_CUSTOM: dict[str, dict[str, Any]] = {"act": {"use_depth": False}}
 # Why a policy lerobot can train does not run inside the kit's process (it still runs in client mode).
 NOT_IN_PROCESS = {
     "diffusion": (
-        "the kit's CustomDiffusionPolicyWrapper is a different network from lerobot's DiffusionPolicy "
-        "(a camera self-attention layer, a nested RGB encoder, another conditioning order), so lerobot "
+        "the kit's CustomDiffusionPolicyWrapper is another network than lerobot's DiffusionPolicy (it adds a "
+        "camera self-attention layer, nests the RGB encoder, orders the conditioning differently), so lerobot "
         "Diffusion weights cannot load into it"
     ),
 }
