@@ -103,3 +103,21 @@ def test_act_kit_export_loads_in_lerobot_042_with_kuavos_actions(
         diff = (theirs[key] - value).abs().max().item()
         assert diff <= ATOL, f"{key}: max abs diff {diff:.2e} > {ATOL}"
     assert ours["select_action/0"].shape == (1, 16) and ours["chunk"].shape == (1, TINY_ACT["chunk_size"], 16)
+
+
+def test_fields_the_kit_cannot_run_are_refused_not_dropped(kuavo_act_run: Path, tmp_path: Path) -> None:
+    """Dropping a field is only safe at the value that changes nothing; anything else exits 2, writes nothing."""
+    import shutil
+
+    for extra, message in (
+        ({"use_peft": True}, "use_peft=True, which lerobot 0.4.2 (the kit's) cannot run"),
+        ({"rope_theta": 10000.0}, "field `rope_theta` is unknown to lerobot 0.4.2"),
+    ):
+        run = tmp_path / f"run-{next(iter(extra))}"
+        shutil.copytree(kuavo_act_run, run, symlinks=True)
+        config_path = resolve_checkpoint(run).pretrained_dir / "config.json"  # the one export picks
+        config_path.write_text(json.dumps({**json.loads(config_path.read_text()), **extra}))
+        out = tmp_path / f"out-{next(iter(extra))}"
+        res = run_cli("export", str(run), "--format", "kit", "--task", "1", "--out", str(out))
+        assert res.exit_code == 2 and message in res.stderr and "--client" in res.stderr, res.stderr
+        assert not out.exists()
