@@ -22,6 +22,10 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check kuavo_cli tests benchmarks lejurobot
 	$(VENV)/bin/ruff format --check kuavo_cli tests benchmarks lejurobot
+	@# the kit's Python 3.10 + lerobot 0.4.2 env (cached; first time a few minutes): built here, outside any test timeout
+	@scripts/ensure_kit_env.sh >/dev/null; rc=$$?; \
+	if [ $$rc -eq 3 ]; then echo "No Python 3.10: the kit (lerobot 0.4.2) tests will be skipped" >&2; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 	@HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 

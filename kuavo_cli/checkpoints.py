@@ -21,7 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kuavo_cli.checkpoint_integrity import (
+    CorruptCheckpointError,
+    verify_pretrained_dir,
+    verify_training_state_dir,
+)
 from kuavo_cli.errors import KuavoError, UsageError
+
+__all__ = [
+    "CheckpointRef",
+    "CorruptCheckpointError",
+    "load_policy",
+    "resolve_checkpoint",
+    "verify_pretrained_dir",
+    "verify_training_state_dir",
+]
 
 CHECKPOINTS_DIR = "checkpoints"
 PRETRAINED_DIR = "pretrained_model"
@@ -113,6 +127,10 @@ def _check_weights(pretrained: Path) -> None:
 def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any, Any]:
     """(policy, policy_config, preprocessor, postprocessor) through lerobot's own loaders."""
     from kuavo_cli.utils.logs import quiet_logs
+
+    verify_pretrained_dir(
+        ref.pretrained_dir
+    )  # a damaged file: name it, not a SafetensorError from deep inside
 
     # lerobot prints "Loading weights from local directory" on stdout, which would corrupt `--json` output.
     with quiet_logs(), contextlib.redirect_stdout(io.StringIO()):

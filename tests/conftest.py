@@ -31,3 +31,24 @@ def tiny_act_policy() -> dict:
     from tests.train_fixtures import TINY_ACT
 
     return dict(TINY_ACT)
+
+
+@pytest.fixture(scope="session")
+def kit_python() -> Path:
+    """python of the competition kit's environment (Python 3.10, lerobot 0.4.2), created once and cached."""
+    from tests.kit_env import ensure_kit_python
+
+    return ensure_kit_python()
+
+
+@pytest.fixture(scope="session")
+def kuavo_act_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ACT trained by `kuavo train` (4 steps on CPU, checkpoints at 2 and 4). Copy it before changing it."""
+    from tests.cli_helpers import run_cli
+    from tests.train_fixtures import TINY_ACT, train_config, write_config
+
+    base = tmp_path_factory.mktemp("kuavo_act")
+    cfg = train_config(synthetic_dataset, base / "run", TINY_ACT, steps=4, eval_freq=2, save_freq=2)
+    res = run_cli("train", str(write_config(base / "train.yaml", cfg)))
+    assert res.exit_code == 0, res.stderr
+    return base / "run"

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from kuavo_cli.checkpoints import CheckpointRef, load_policy, resolve_checkpoint
+from kuavo_cli.checkpoints import CheckpointRef, load_policy, resolve_checkpoint, verify_pretrained_dir
 from kuavo_cli.data.integrity import check_episode_files, open_metadata
 from kuavo_cli.data.schema import GRIPPER_INDICES, joint_names
 from kuavo_cli.errors import UsageError
@@ -226,6 +226,8 @@ def evaluate_many(
         raise UsageError("no checkpoint given", "kuavo eval RUN_DIR_OR_CHECKPOINT [...]")
     console = console or Console(stderr=True)
     refs = [resolve_checkpoint(p) for p in paths]  # fail fast on a bad path before any replay
+    for ref in refs:
+        verify_pretrained_dir(ref.pretrained_dir)  # ... and on a damaged file before any replay
     outs = _out_dirs(refs, out)
     reports = [
         evaluate_checkpoint(p, dataset, episodes, device, o, seed, plots_enabled, console)

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from kuavo_cli.checkpoints import resolve_checkpoint
+from kuavo_cli.checkpoints import resolve_checkpoint, verify_pretrained_dir
 from kuavo_cli.errors import UsageError
 from kuavo_cli.export.common import FORMATS, ExportResult, default_out
 from kuavo_cli.export.policy_graph import DEFAULT_ATOL
@@ -41,6 +41,7 @@ def run_export(
     if not atol > 0:
         raise UsageError(f"--atol {atol} must be > 0")
     ref = resolve_checkpoint(checkpoint)
+    verify_pretrained_dir(ref.pretrained_dir)  # never ship a file we have not checked is whole
     out_dir = Path(out) if out is not None else default_out(ref, fmt)
     _refuse_overlap(ref, out_dir)
     with console.status(f"Exporting {ref.pretrained_dir} as {fmt}"):

@@ -3,9 +3,11 @@
 The kit (LejuRobotics/kuavo_data_challenge, `kuavo_deploy/src/eval/sim_auto_test.py`) loads
     weights:     outputs/train/<task>/<method>/<timestamp>/epoch<epoch>/{config.json, model.safetensors}
     processors:  make_pre_post_processors(None, "outputs/train/<task>/<method>/<timestamp>")  (the run dir)
-with <task>/<method>/<timestamp>/<epoch> and `policy_type` (act | diffusion only) taken from the `inference:`
-section of configs/deploy/kuavo_env.yaml. It passes no device overrides, so the processors must already name
-the device the graders run on (cuda).
+with <task>/<method>/<timestamp>/<epoch> and `policy_type` taken from the `inference:` section of
+configs/deploy/kuavo_env.yaml. It passes no device overrides, so the processors must already name the device the
+graders run on (cuda). It runs lerobot 0.4.2 and its own policy wrappers: kit_contract.py says what they accept
+and how config.json is rewritten for them; the weights and processors are copied byte for byte (0.4.2 loads
+them as they are; tests/test_kit_lerobot042.py proves it and compares the actions).
 """
 
 from __future__ import annotations
@@ -30,10 +32,17 @@ from kuavo_cli.export.common import (
     source_paths,
     staged_dir,
 )
+from kuavo_cli.export.kit_contract import (
+    KIT_CONFIG_TYPES,
+    KIT_LEROBOT_VERSION,
+    NOT_IN_PROCESS,
+    check_pipeline,
+    kit_config,
+)
 from kuavo_cli.export.model_card import dataset_repo_id, write_card
 from kuavo_cli.export.scrub import assert_clean
 
-KIT_POLICY_TYPES = ("act", "diffusion")
+KIT_POLICY_TYPES = tuple(KIT_CONFIG_TYPES)  # what the kit's deploy code runs in its own process
 SNIPPET_PATH = Path("configs/deploy/kuavo_env.inference.yaml")
 DEVICES = ("cuda", "cpu")
 
@@ -69,9 +78,11 @@ class KitLayout:
 def check_kit_policy(ref: CheckpointRef) -> str:
     kind = policy_type(ref)
     if kind not in KIT_POLICY_TYPES:
+        why = NOT_IN_PROCESS.get(kind, "its deploy code loads only ACT in-process, on lerobot 0.4.2")
         raise UsageError(
-            f"policy type `{kind}` is not supported by the kit (its deploy code loads act and diffusion only)",
-            "use --format lerobot (or onnx) for this policy, or train act / diffusion for the competition",
+            f"policy type `{kind}` is not supported by the kit in-process: {why}",
+            "run it in the kit's client mode: `kuavo export RUN --format kit --client` and `kuavo serve RUN` "
+            "(any policy: diffusion, pi0, pi05, smolvla, ...)",
         )
     return kind
 
@@ -88,15 +99,12 @@ def write_kit(ref: CheckpointRef, dest: Path, layout: KitLayout) -> None:
     run_dir, epoch_dir = dest / layout.run_rel, dest / layout.epoch_rel
     epoch_dir.mkdir(parents=True)
     config = json.loads((ref.pretrained_dir / "config.json").read_text())
-    config["device"] = layout.device
-    config["pretrained_path"] = None
-    if "pretrained_backbone_weights" in config:
-        # model.safetensors holds the whole backbone; naming ImageNet weights would make the graders'
-        # offline container try to download them while building the model
-        config["pretrained_backbone_weights"] = None
+    config = kit_config(config, layout.policy_type, layout.device)
     (epoch_dir / "config.json").write_text(json.dumps(config, indent=4) + "\n")
     shutil.copy2(ref.pretrained_dir / "model.safetensors", epoch_dir / "model.safetensors")
     for path in processor_files(ref.pretrained_dir):
+        if path.suffix == ".json":
+            check_pipeline(json.loads(path.read_text()), path.name)
         shutil.copy2(path, run_dir / path.name)
     set_processor_device(run_dir, layout.device)
     write_card(ref, run_dir / "README.md", _kit_load_hint(layout))
@@ -166,8 +174,10 @@ def _kit_load_hint(layout: KitLayout) -> str:
     return f'''# Inside the kit (configs/deploy/kuavo_env.yaml inference: policy_type={layout.policy_type},
 # task={layout.task}, method={layout.method}, timestamp={layout.timestamp}, epoch={layout.epoch}):
 #   python kuavo_deploy/src/scripts/script_auto_test.py --task auto_test --config configs/deploy/kuavo_env.yaml
-# Plain lerobot, the same way the kit loads it:
-from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+# which loads it with lerobot {KIT_LEROBOT_VERSION} and the kit's own wrapper (config type {KIT_CONFIG_TYPES[layout.policy_type]}):
+from lerobot.policies.factory import make_pre_post_processors
+from lerobot_patches import custom_patches  # noqa: F401  (the kit's RGB/DEPTH feature types)
+from kuavo_train.wrapper.policy.act.ACTPolicyWrapper import CustomACTPolicyWrapper
 
-policy = get_policy_class("{layout.policy_type}").from_pretrained("{layout.epoch_rel.as_posix()}", strict=True)
-preprocessor, postprocessor = make_pre_post_processors(None, pretrained_path="{layout.run_rel.as_posix()}")'''
+policy = CustomACTPolicyWrapper.from_pretrained("{layout.epoch_rel.as_posix()}", strict=True)
+preprocessor, postprocessor = make_pre_post_processors(None, "{layout.run_rel.as_posix()}")'''

@@ -9,7 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kuavo_cli.checkpoints import CHECKPOINTS_DIR, TRAINING_STATE_DIR
+from kuavo_cli.checkpoints import (
+    CHECKPOINTS_DIR,
+    TRAINING_STATE_DIR,
+    verify_pretrained_dir,
+    verify_training_state_dir,
+)
 from kuavo_cli.errors import UsageError
 
 BEST_LINK = "best"
@@ -110,8 +115,18 @@ def prune(ckpts: Path) -> list[str]:
 
 
 def find_resume_checkpoint(path: Path) -> Path:
-    """A run folder (its `last`) or a checkpoints/<step> folder -> the step folder to resume from."""
-    path = Path(path)
+    """A run folder (its `last`) or a checkpoints/<step> folder -> the step folder to resume from.
+
+    The step folder's files are verified whole (weights, processors, optimizer/scheduler/rng state) here, the
+    one place every resume passes, so a damaged checkpoint is named before a training process starts.
+    """
+    step_dir = _resume_step_dir(Path(path))
+    verify_pretrained_dir(step_dir / "pretrained_model")
+    verify_training_state_dir(step_dir / TRAINING_STATE_DIR)
+    return step_dir
+
+
+def _resume_step_dir(path: Path) -> Path:
     if (path / CHECKPOINTS_DIR / LAST_LINK).exists():
         return (path / CHECKPOINTS_DIR / LAST_LINK).resolve()
     if (path / TRAINING_STATE_DIR).is_dir():
