@@ -22,6 +22,7 @@ from kuavo_cli.cli import (
     eval_cmd,
     export,
     inspect_cmd,
+    serve,
     train,
 )
 from kuavo_cli.errors import EXIT_RUNTIME, KuavoError
@@ -69,6 +70,7 @@ export.register(app)
 doctor.register(app)
 bench.register(app)
 cache.register(app)
+serve.register(app)
 
 
 INVOKED_ARGS: list[str] = []  # what main() parsed; `kuavo train --gpus N` relaunches with these
