@@ -62,6 +62,22 @@ def export(
             "--kit", help="submission: your kuavo_data_challenge checkout, to build the image here."
         ),
     ] = None,
+    client: Annotated[
+        bool,
+        typer.Option(
+            "--client",
+            help="kit/submission: the kit's client mode; the policy runs in `kuavo serve` (automatic in "
+            "submissions of policies the kit cannot load, e.g. pi05, smolvla).",
+        ),
+    ] = False,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            help="Verify a submission package (folder or archive) before upload instead of exporting.",
+            show_default=False,
+        ),
+    ] = None,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -80,6 +96,7 @@ def export(
         atol=atol,
         device=device,
         kit_dir=kit,
+        client=client,
         console=stderr_console(),
     )
     if json_out:

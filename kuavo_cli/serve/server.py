@@ -23,7 +23,7 @@ from typing import Any
 import zmq
 
 from kuavo_cli.errors import KuavoError, UsageError
-from kuavo_cli.serve.kit_client import decode, encode
+from kuavo_cli.serve.dropin_client import decode, encode
 
 DEFAULT_MAX_MESSAGE_MB = 64
 POLL_MS = 100  # how often the loop looks at the stop flag while idle

@@ -17,7 +17,7 @@ Unlike the kit's own client, both directions are decoded with `torch.load(weight
 rebuilds only tensors, numbers, strings and containers, never arbitrary pickled objects.
 
 Settings come from the constructor or, because the kit calls `PolicyClient()` with no arguments, from
-the environment: KUAVO_SERVE_HOST (127.0.0.1), KUAVO_SERVE_PORT (5555), KUAVO_SERVE_TOKEN,
+the environment: KUAVO_SERVE_HOST (127.0.0.1), KUAVO_SERVE_PORT (5555), KUAVO_SERVE_TOKEN (or KUAVO_SERVE_TOKEN_FILE),
 KUAVO_SERVE_TIMEOUT_MS (15000, per call), KUAVO_SERVE_STARTUP_TIMEOUT_S (300, how long the constructor
 waits for a server that is still loading), KUAVO_SERVE_MAX_MESSAGE_MB (64).
 """
@@ -69,6 +69,16 @@ def _env(name: str, default: Any, cast: Any) -> Any:
         raise ValueError(f"environment variable {name}={raw!r} is not a valid {cast.__name__}") from None
 
 
+def _token_from_env() -> str | None:
+    """KUAVO_SERVE_TOKEN, else the file KUAVO_SERVE_TOKEN_FILE names (a submission image writes one)."""
+    token = os.environ.get("KUAVO_SERVE_TOKEN", "")
+    path = os.environ.get("KUAVO_SERVE_TOKEN_FILE", "")
+    if not token and path and os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    return token or None
+
+
 class PolicyClient:
     """What the kit's loop calls on a policy, answered by a `kuavo serve` process."""
 
@@ -83,7 +93,7 @@ class PolicyClient:
     ) -> None:
         self.host = host or _env("KUAVO_SERVE_HOST", DEFAULT_HOST, str)
         self.port = int(port if port is not None else _env("KUAVO_SERVE_PORT", DEFAULT_PORT, int))
-        self.api_token = api_token if api_token is not None else (os.environ.get("KUAVO_SERVE_TOKEN") or None)
+        self.api_token = api_token if api_token is not None else _token_from_env()
         self.timeout_ms = int(
             timeout_ms if timeout_ms is not None else _env("KUAVO_SERVE_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, int)
         )
