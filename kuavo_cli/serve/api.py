@@ -31,10 +31,10 @@ def run_server(
             + ("" if token else "; set --token (or KUAVO_SERVE_TOKEN)")
         )
     started = time.perf_counter()
+    # flags first (cheap), then the policy (seconds), then the socket
+    server = PolicyServer({}, host=host, port=port, token=token, max_message_mb=max_message_mb, log=log)
     served = ServedPolicy(checkpoint, device=device, seed=seed, task=task)
-    server = PolicyServer(
-        served.endpoints(), host=host, port=port, token=token, max_message_mb=max_message_mb, log=log
-    )
+    server.endpoints.update(served.endpoints())
     address = server.bind()
     log(
         f"kuavo serve: ready on {address}: {served.describe()}, {served.ref.pretrained_dir} "

@@ -108,7 +108,11 @@ class PolicyClient:
         self._context = zmq.Context()
         self._socket: Any = None
         self._open_socket()
-        self.info = self._wait_for_server(startup)
+        try:
+            self.info = self._wait_for_server(startup)
+        except BaseException:
+            self.close()
+            raise
         # the kit reads policy.config.n_obs_steps (and logs it); the server reports the served policy's config
         self.config = SimpleNamespace(**self.info.get("config", {}))
 
