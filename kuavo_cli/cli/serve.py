@@ -70,5 +70,5 @@ def register(app: typer.Typer) -> None:
     app.command(
         "serve",
         no_args_is_help=True,
-        epilog="Example: kuavo serve outputs/train/run1 --port 5555 --device cuda",
+        epilog="Example: kuavo serve outputs/train/run1 --port 5555",
     )(serve)

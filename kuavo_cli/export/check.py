@@ -90,7 +90,14 @@ def check_package(path: str | Path, kit_python: str | None = None, load: bool = 
 def _locate(target: Path, tmp: Path, report: Report) -> list[tuple[str, Path]]:
     """(kind, path) pairs to check: "upload" archives and "folder" source packages."""
     if target.is_file():
-        return [_unpack(target, tmp, report)] if zipfile.is_zipfile(target) else [("upload", target)]
+        if zipfile.is_zipfile(target):
+            return [_unpack(target, tmp, report)]
+        report.add(
+            "archive",
+            False,
+            f"{target.name} is not a zip archive (kuavo builds zip; the format is UNCONFIRMED)",
+        )
+        return []
     if (target / RUN_SCRIPT).exists() or (target / "kuavo_submission").is_dir():
         return [("folder", target)]
     found: list[tuple[str, Path]] = []
