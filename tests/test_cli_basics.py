@@ -10,7 +10,7 @@ from tests.cli_helpers import run_cli, run_subprocess
 
 COMMANDS = [
     ["download"], ["inspect"], ["convert"], ["config-init"], ["config", "show"], ["config", "validate"],
-    ["demo-data"], ["demo"], ["train"], ["eval"], ["export"], ["doctor"],
+    ["demo-data"], ["demo"], ["train"], ["eval"], ["export"], ["serve"], ["doctor"],
 ]  # fmt: skip
 
 

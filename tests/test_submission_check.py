@@ -48,7 +48,9 @@ def client_package(lerobot_act_run: Path, tmp_path_factory: pytest.TempPathFacto
     return out, export_submission(lerobot_act_run, out, "--client")
 
 
-def test_client_submission_has_the_server_and_passes_check(client_package: tuple[Path, dict]) -> None:
+def test_client_submission_has_the_server_and_passes_check(
+    client_package: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, data = client_package
     assert data["mode"] == "client" and data["kit"]["policy_type"] == "client"
     pkg = out / FOLDER
@@ -70,7 +72,8 @@ def test_client_submission_has_the_server_and_passes_check(client_package: tuple
     with zipfile.ZipFile(out / f"{FOLDER}.zip") as zf:
         assert f"{FOLDER}/kuavo_deploy/kuavo_service/client.py" in zf.namelist()
 
-    code, report = check(out)
+    monkeypatch.chdir(out.parent)  # a relative PACKAGE: the vendored server must still be the one that runs
+    code, report = check(Path(out.name))
     assert code == 0 and report["ok"] and report["mode"] == "client", failed(report)
     loads = next(c for c in report["checks"] if c["name"] == "policy loads")
     assert "one action of shape [16]" in loads["detail"] and "kuavo serve" in loads["detail"]

@@ -50,7 +50,15 @@ def find_kit_python(explicit: str | None = None, need: str = "lerobot") -> tuple
     return sys.executable, f"this Python (no kit env with {need} found; scripts/ensure_kit_env.sh builds one)"
 
 
+def last_words(text: str) -> str:
+    """The last line that says something (not a rich box border)."""
+    lines = [ln.strip(" │╭╮╰╯─") for ln in text.splitlines()]
+    lines = [ln for ln in lines if any(ch.isalpha() for ch in ln)]
+    return lines[-1] if lines else "no output"
+
+
 def run_smoke_test(pkg: Path, mode: str, kit_python: str | None = None) -> tuple[bool, str]:
+    pkg = pkg.resolve()  # the vendored PYTHONPATH must not depend on the working directory
     if mode == "client":
         return _client_smoke_test(pkg, kit_python)
     python, where = find_kit_python(kit_python)
@@ -71,8 +79,7 @@ def _infer(pkg: Path, python: str, env: dict[str, str], args: list[str]) -> tupl
     except subprocess.TimeoutExpired:
         return False, f"no answer within {SMOKE_TIMEOUT_S} s"
     if proc.returncode != 0:
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        return False, f"failed (exit {proc.returncode}): {lines[-1] if lines else 'no output'}"
+        return False, f"failed (exit {proc.returncode}): {last_words(proc.stderr)}"
     try:
         shape = json.loads(proc.stdout.strip().splitlines()[-1])["action_shape"]
     except (json.JSONDecodeError, KeyError, IndexError):
@@ -98,8 +105,7 @@ def _client_smoke_test(pkg: Path, kit_python: str | None) -> tuple[bool, str]:
     try:
         port = _wait_ready(server, log)
         if port is None:
-            lines = [line for line in log.read_text().splitlines() if line.strip()]
-            return False, f"the package's kuavo serve did not start: {lines[-1] if lines else 'no output'}"
+            return False, f"the package's kuavo serve did not start: {last_words(log.read_text())}"
         python, where = find_kit_python(kit_python, need="zmq")
         ok, detail = _infer(
             pkg,
