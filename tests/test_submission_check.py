@@ -83,28 +83,29 @@ def test_client_submission_has_the_server_and_passes_check(
 def test_check_flags_a_missing_run_script_a_wrong_name_and_a_policy_that_does_not_load(
     client_package: tuple[Path, dict], tmp_path: Path
 ) -> None:
-    out, data = client_package
+    from kuavo_cli.export.check import check_package
+
+    out, _data = client_package
     no_script = tmp_path / "a" / FOLDER
     shutil.copytree(out / FOLDER, no_script)
     (no_script / "run_with_gpu.sh").unlink()
-    code, report = check(no_script)
-    assert code == 1 and "run script" in failed(report) and "exact name" in failed(report)["run script"]
+    report = check_package(no_script, load=False)  # names and files only: no server needed
+    assert not report["ok"] and "exact name" in failed(report)["run script"]
 
     renamed = tmp_path / "b" / "my_submission"
     shutil.copytree(out / FOLDER, renamed)
-    code, report = check(renamed)
-    assert code == 1 and "folder name" in failed(report) and "archive name" in failed(report)
+    report = check_package(renamed, load=False)
+    assert not report["ok"] and {"folder name", "archive name"} <= set(failed(report))
 
     broken = tmp_path / "c" / FOLDER
     shutil.copytree(out / FOLDER, broken)
     weights = next(broken.glob("outputs/train/*/*/*/epoch*/model.safetensors"))
     with weights.open("r+b") as f:
         f.truncate(1000)  # an interrupted copy
-    code, report = check(broken)
-    assert code == 1 and list(failed(report)) == ["policy loads"], failed(report)
-
-    res = run_cli("export", "--check", str(broken))  # the human-readable form names it too
-    assert res.exit_code == 1 and "FAIL policy loads" in res.stdout and "problem(s)" in res.stdout
+    res = run_cli("export", "--check", str(broken))
+    fails = [line for line in res.stdout.splitlines() if line.startswith("FAIL")]
+    assert res.exit_code == 1 and len(fails) == 1 and fails[0].startswith("FAIL policy loads"), res.stdout
+    assert "1 problem(s): fix them before uploading" in res.stdout
 
 
 def test_in_process_submission_passes_check(lerobot_act_run: Path, tmp_path: Path) -> None:
