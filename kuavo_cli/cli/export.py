@@ -124,7 +124,9 @@ def _print_summary(result: dict) -> None:
     if "kit" in result:
         con.print("  kuavo_env.yaml inference: " + ", ".join(f"{k}={v}" for k, v in result["kit"].items()))
     if "mode" in result:
-        how = "the kit loads it itself" if result["mode"] == "in-process" else "`kuavo serve` inside the image"
+        how = (
+            "the kit loads it itself" if result["mode"] == "in-process" else "`kuavo serve` inside the image"
+        )
         con.print(f"  mode: {result['mode']} ({how})")
     if "archive" in result:
         con.print(f"  archive: {result['archive']} (image {result['image']}, tar {result['image_tar']})")

@@ -37,13 +37,13 @@ def run_server(
     server.endpoints.update(served.endpoints())
     address = server.bind()
     log(
-        f"kuavo serve: ready on {address}: {served.describe()}, {served.ref.pretrained_dir} "
+        f"[kuavo serve] ready on {address}: {served.describe()}, {served.ref.pretrained_dir} "
         f"(loaded in {time.perf_counter() - started:.1f} s; token {'required' if token else 'off'})"
     )
     server.serve_forever()
     summary = server.stats.summary()
     log(
-        f"kuavo serve: stopped after {server.requests} requests ({server.refused} refused); "
+        f"[kuavo serve] stopped after {server.requests} requests ({server.refused} refused); "
         + ", ".join(f"{k} n={v['n']} p50 {v['p50_ms']} ms p95 {v['p95_ms']} ms" for k, v in summary.items())
     )
     return {
