@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -243,3 +244,8 @@ def test_serve_usage_errors(lerobot_act_run: Path, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "--device" in res.stderr
     res = run_cli("serve", str(lerobot_act_run), "--port", "70000", "--device", "cpu")
     assert res.exit_code == 2 and "--port" in res.stderr
+    with socket.socket() as taken:  # a port in use fails at once, before the policy is loaded
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        res = run_cli("serve", str(lerobot_act_run), "--port", str(taken.getsockname()[1]), "--device", "cpu")
+    assert res.exit_code == 1 and "cannot listen on" in res.stderr and "pick another --port" in res.stderr

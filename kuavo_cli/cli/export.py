@@ -84,6 +84,8 @@ def export(
 ) -> None:
     """Export a checkpoint: lerobot bundle, competition kit layout, ONNX, TorchScript or submission package."""
     if check is not None:
+        if checkpoint is not None:
+            raise UsageError("--check PACKAGE takes no CHECKPOINT", "kuavo export --check PACKAGE")
         _check(check, json_out)
         return
     if checkpoint is None:

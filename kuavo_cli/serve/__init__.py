@@ -1,5 +1,5 @@
-"""`kuavo serve`: a checkpoint behind the competition kit's ZeroMQ policy protocol (client mode)."""
+"""`kuavo serve`: a checkpoint behind the competition kit's ZeroMQ policy protocol (client mode).
 
-from kuavo_cli.serve.api import run_server
-
-__all__ = ["run_server"]
+api.run_server (load + serve), server.PolicyServer (the safe REP loop), policy.ServedPolicy (the lerobot side),
+dropin_client (the self-contained PolicyClient the kit imports).
+"""

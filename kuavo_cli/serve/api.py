@@ -31,11 +31,16 @@ def run_server(
             + ("" if token else "; set --token (or KUAVO_SERVE_TOKEN)")
         )
     started = time.perf_counter()
-    # flags first (cheap), then the policy (seconds), then the socket
+    # flags and the port first (a taken port fails at once), then the policy (seconds): requests that arrive
+    # meanwhile wait in the socket, and the drop-in client waits for the server's `info` anyway
     server = PolicyServer({}, host=host, port=port, token=token, max_message_mb=max_message_mb, log=log)
-    served = ServedPolicy(checkpoint, device=device, seed=seed, task=task)
-    server.endpoints.update(served.endpoints())
     address = server.bind()
+    try:
+        served = ServedPolicy(checkpoint, device=device, seed=seed, task=task)
+    except BaseException:
+        server.close()
+        raise
+    server.endpoints.update(served.endpoints())
     log(
         f"[kuavo serve] ready on {address}: {served.describe()}, {served.ref.pretrained_dir} "
         f"(loaded in {time.perf_counter() - started:.1f} s; token {'required' if token else 'off'})"
