@@ -21,7 +21,9 @@ from tests.cli_helpers import run_cli
 
 TEAM, TASK = "lejuteam", "1"
 FOLDER = f"{TEAM}_task{TASK}_submission"
-# in-process packages load with the kit's lerobot; this branch's kit export is checked with this Python
+# --check runs an in-process package's infer.py in the kit's env (lerobot 0.4.2) when it finds one. This
+# branch's kit export still writes lerobot 0.6.1 config fields, so the test pins this Python.
+# TODO(merge with h/kit, whose export writes the 0.4.2 config): drop this and check in the kit env.
 HERE_PYTHON = {"KUAVO_KIT_PYTHON": sys.executable}
 
 
