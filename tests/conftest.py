@@ -52,3 +52,20 @@ def kuavo_act_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFact
     res = run_cli("train", str(write_config(base / "train.yaml", cfg)))
     assert res.exit_code == 0, res.stderr
     return base / "run"
+
+
+@pytest.fixture(scope="session")
+def lerobot_act_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ACT trained for 2 steps by the real `lerobot-train` (serve and submission tests)."""
+    from tests.lerobot_ckpt import train_with_lerobot
+
+    return train_with_lerobot(synthetic_dataset, tmp_path_factory.mktemp("act2") / "run", steps=2)
+
+
+@pytest.fixture(scope="session")
+def lerobot_diffusion_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Diffusion policy (n_obs_steps 2, 4 actions per chunk) trained for 2 steps by `lerobot-train`."""
+    from tests.lerobot_ckpt import TINY_DIFFUSION_ARGS, train_with_lerobot
+
+    run = tmp_path_factory.mktemp("diffusion2") / "run"
+    return train_with_lerobot(synthetic_dataset, run, steps=2, policy_args=TINY_DIFFUSION_ARGS)

@@ -202,6 +202,34 @@ def prep_export(tmp: Path, request, monkeypatch) -> Check:
     return check
 
 
+def prep_serve(tmp: Path, request, monkeypatch) -> Check:
+    """The example blocks until stopped: a client thread waits for it, takes one action and sends `kill`."""
+    import threading
+
+    import torch
+
+    from kuavo_cli.serve.dropin_client import PolicyClient
+
+    _copy_run(request.getfixturevalue("tiny_run"), tmp / "outputs/train/run1")
+    got: dict = {}
+
+    def drive() -> None:
+        with PolicyClient(port=5555, startup_timeout_s=180) as client:
+            shapes = client.info["input_features"]
+            got["action"] = client.select_action({k: torch.zeros(1, *v) for k, v in shapes.items()})
+            client.kill_server()
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+
+    def check(result: Result, cwd: Path) -> None:
+        thread.join(timeout=60)
+        _ok(result)
+        assert got["action"].shape == (1, 16) and "ready on tcp://127.0.0.1:5555" in result.stderr
+
+    return check
+
+
 def prep_doctor(tmp: Path, request, monkeypatch) -> Check:
     def check(result: Result, cwd: Path) -> None:
         # ok / warning / error depend on this machine; the exit code must agree with the summary.
@@ -311,6 +339,7 @@ SCENARIOS: dict[str, Callable[..., Check]] = {
     "train": prep_train,
     "eval": prep_eval,
     "export": prep_export,
+    "serve": prep_serve,
     "doctor": prep_doctor,
     "cache": prep_cache,
     "bench": prep_bench,

@@ -19,6 +19,21 @@ TINY_ACT_ARGS = [
     "--policy.use_vae=false",
     "--policy.pretrained_backbone_weights=null",
 ]
+TINY_DIFFUSION_ARGS = [
+    "--policy.type=diffusion",
+    "--policy.n_obs_steps=2",
+    "--policy.horizon=8",
+    "--policy.n_action_steps=4",
+    "--policy.drop_n_last_frames=3",
+    "--policy.num_inference_steps=2",
+    "--policy.down_dims=[16,32]",
+    "--policy.kernel_size=3",
+    "--policy.n_groups=4",
+    "--policy.diffusion_step_embed_dim=16",
+    "--policy.spatial_softmax_num_keypoints=4",
+    "--policy.use_group_norm=true",
+    "--policy.pretrained_backbone_weights=null",
+]
 
 
 def train_with_lerobot(

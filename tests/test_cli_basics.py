@@ -10,7 +10,7 @@ from tests.cli_helpers import run_cli, run_subprocess
 
 COMMANDS = [
     ["download"], ["inspect"], ["convert"], ["config-init"], ["config", "show"], ["config", "validate"],
-    ["demo-data"], ["demo"], ["train"], ["eval"], ["export"], ["doctor"], ["sim", "check"],
+    ["demo-data"], ["demo"], ["train"], ["eval"], ["export"], ["serve"], ["doctor"], ["sim", "check"],
 ]  # fmt: skip
 
 

@@ -18,28 +18,13 @@ from kuavo_cli.evaluate import metrics
 from kuavo_cli.evaluate.latency import latency_summary
 from kuavo_cli.evaluate.sources import parse_episodes
 from tests.cli_helpers import run_cli
-from tests.lerobot_ckpt import TINY_ACT_ARGS, train_with_lerobot
+from tests.lerobot_ckpt import TINY_ACT_ARGS, TINY_DIFFUSION_ARGS, train_with_lerobot
 
 # Both ACT runs train on episodes 0-3 only; lerobot records that in train_config.json, so `kuavo eval`
 # defaults to the two episodes they never saw.
 TRAIN_EPISODES = ["--dataset.episodes=[0,1,2,3]"]
 HELD_OUT = [4, 5]
 TRAIN_STEPS = 150  # the tiny ACT then fits its episodes well (MSE ~0.04 vs ~0.3 fresh); ~30 s on 2 cores
-TINY_DIFFUSION_ARGS = [
-    "--policy.type=diffusion",
-    "--policy.n_obs_steps=2",
-    "--policy.horizon=8",
-    "--policy.n_action_steps=4",
-    "--policy.drop_n_last_frames=3",
-    "--policy.num_inference_steps=2",
-    "--policy.down_dims=[16,32]",
-    "--policy.kernel_size=3",
-    "--policy.n_groups=4",
-    "--policy.diffusion_step_embed_dim=16",
-    "--policy.spatial_softmax_num_keypoints=4",
-    "--policy.use_group_norm=true",
-    "--policy.pretrained_backbone_weights=null",
-]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

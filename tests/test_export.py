@@ -160,7 +160,7 @@ def fake_checkpoint(root: Path, kind: str) -> Path:
     [
         ("kit", "smolvla", "not supported by the kit in-process"),
         ("kit", "diffusion", "--format kit --client"),
-        ("submission", "pi0", "not supported by the kit"),
+        # a submission of pi0 & co. is not refused: it runs in client mode (tests/test_submission_check.py)
         ("onnx", "diffusion", "diffusion policies is not supported"),
         ("torchscript", "vqbet", "supports act policies"),
     ],

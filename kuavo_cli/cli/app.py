@@ -24,6 +24,7 @@ from kuavo_cli.cli import (
     export,
     inspect_cmd,
     sim,
+    serve,
     train,
 )
 from kuavo_cli.errors import EXIT_RUNTIME, KuavoError
@@ -73,6 +74,7 @@ doctor.register(app)
 bench.register(app)
 cache.register(app)
 app.add_typer(sim.sim_app, name="sim")
+serve.register(app)
 
 
 INVOKED_ARGS: list[str] = []  # what main() parsed; `kuavo train --gpus N` relaunches with these

@@ -10,6 +10,7 @@ import typer
 
 from kuavo_cli.cli.options import ForceOpt, JsonOpt
 from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
+from kuavo_cli.errors import EXIT_RUNTIME, UsageError
 
 
 class ExportFormat(StrEnum):
@@ -22,13 +23,13 @@ class ExportFormat(StrEnum):
 
 def export(
     checkpoint: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             help="A run folder (uses checkpoints/best, else last), a checkpoints/<step> folder or a "
             "pretrained_model folder.",
             show_default=False,
         ),
-    ],
+    ] = None,
     fmt: Annotated[
         ExportFormat,
         typer.Option(
@@ -62,10 +63,33 @@ def export(
             "--kit", help="submission: your kuavo_data_challenge checkout, to build the image here."
         ),
     ] = None,
+    client: Annotated[
+        bool,
+        typer.Option(
+            "--client",
+            help="kit/submission: the kit's client mode; the policy runs in `kuavo serve` (automatic in "
+            "submissions of policies the kit cannot load, e.g. pi05, smolvla).",
+        ),
+    ] = False,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            help="Verify a submission package (folder or archive) before upload instead of exporting.",
+            show_default=False,
+        ),
+    ] = None,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Export a checkpoint: lerobot bundle, competition kit layout, ONNX, TorchScript or submission package."""
+    if check is not None:
+        if checkpoint is not None:
+            raise UsageError("--check PACKAGE takes no CHECKPOINT", "kuavo export --check PACKAGE")
+        _check(check, json_out)
+        return
+    if checkpoint is None:
+        raise UsageError("kuavo export needs a CHECKPOINT (or --check PACKAGE)", "kuavo export --help")
     from kuavo_cli.export.api import run_export
 
     result = run_export(
@@ -80,6 +104,7 @@ def export(
         atol=atol,
         device=device,
         kit_dir=kit,
+        client=client,
         console=stderr_console(),
     )
     if json_out:
@@ -100,12 +125,39 @@ def _print_summary(result: dict) -> None:
         )
     if "kit" in result:
         con.print("  kuavo_env.yaml inference: " + ", ".join(f"{k}={v}" for k, v in result["kit"].items()))
+    if "mode" in result:
+        how = (
+            "the kit loads it itself" if result["mode"] == "in-process" else "`kuavo serve` inside the image"
+        )
+        con.print(f"  mode: {result['mode']} ({how})")
     if "archive" in result:
         con.print(f"  archive: {result['archive']} (image {result['image']}, tar {result['image_tar']})")
     if "hub" in result:
         con.print(f"  uploaded: {result['hub']['url']}")
     for note in result.get("notes", []):
         stderr_console().print(f"[yellow]Note:[/yellow] {note}")
+
+
+def _check(package: Path, json_out: bool) -> None:
+    from kuavo_cli.export.check import check_package
+
+    err = stderr_console()
+    with err.status(f"Checking {package}"):
+        report = check_package(package)
+    if json_out:
+        print_json(report)
+    else:
+        con = stdout_console()
+        marks = {"ok": "[green]ok[/green]  ", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
+        for item in report["checks"]:
+            con.print(f"{marks[item['status']]} {item['name']}: {item['detail']}", highlight=False)
+        sizes = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in report["sizes_bytes"].items())
+        con.print(f"sizes: {sizes or 'none'}")
+        failed = sum(item["status"] == "fail" for item in report["checks"])
+        verdict = "ready to upload" if report["ok"] else f"{failed} problem(s): fix them before uploading"
+        con.print(f"{report['package']} ({report['mode'] or 'unknown'} mode): {verdict}")
+    if not report["ok"]:
+        raise typer.Exit(EXIT_RUNTIME)
 
 
 def register(app: typer.Typer) -> None:

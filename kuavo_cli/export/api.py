@@ -26,6 +26,7 @@ def run_export(
     atol: float = DEFAULT_ATOL,
     device: str = "cuda",
     kit_dir: str | Path | None = None,
+    client: bool = False,
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Export CHECKPOINT (a run, a checkpoints/<step> or a pretrained_model folder) in one format."""
@@ -38,6 +39,8 @@ def run_export(
         if fmt != "lerobot":
             raise UsageError("--push-to-hub uploads the lerobot bundle", "use it with --format lerobot")
         check_can_push(push_to_hub)
+    if client and fmt not in ("kit", "submission"):
+        raise UsageError("--client is for --format kit and --format submission (the kit's client mode)")
     if not atol > 0:
         raise UsageError(f"--atol {atol} must be > 0")
     ref = resolve_checkpoint(checkpoint)
@@ -45,7 +48,7 @@ def run_export(
     out_dir = Path(out) if out is not None else default_out(ref, fmt)
     _refuse_overlap(ref, out_dir)
     with console.status(f"Exporting {ref.pretrained_dir} as {fmt}"):
-        result = _dispatch(ref, fmt, out_dir, task, team, force, atol, device, kit_dir)
+        result = _dispatch(ref, fmt, out_dir, task, team, force, atol, device, kit_dir, client)
     if push_to_hub is not None:
         from kuavo_cli.export.hub import push_folder
 
@@ -64,11 +67,16 @@ def _dispatch(
     atol: float,
     device: str,
     kit_dir: str | Path | None,
+    client: bool = False,
 ) -> ExportResult:
     if fmt == "lerobot":
         from kuavo_cli.export.lerobot_bundle import export_lerobot
 
         return export_lerobot(ref, out, force=force)
+    if fmt == "kit" and client:
+        from kuavo_cli.export.client_mode import export_kit_client
+
+        return export_kit_client(ref, out, task=task, device=device, force=force)
     if fmt == "kit":
         from kuavo_cli.export.kit import export_kit
 
@@ -84,7 +92,14 @@ def _dispatch(
     from kuavo_cli.export.submission import export_submission
 
     return export_submission(
-        ref, out, team, task, force=force, device=device, kit_dir=Path(kit_dir) if kit_dir else None
+        ref,
+        out,
+        team,
+        task,
+        force=force,
+        device=device,
+        kit_dir=Path(kit_dir) if kit_dir else None,
+        client=client,
     )
 
 

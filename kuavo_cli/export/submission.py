@@ -6,6 +6,11 @@ Out folder:
     <team>_task<N>_submission.zip     that folder, zipped
 The organisers want one archive holding the image tar and run_with_gpu.sh; building the image needs Docker
 and the team's kit checkout, so build_submission.sh does that last step (we run it when both are at hand).
+
+Two modes. in-process (ACT, Diffusion): the kit's own wrappers load the policy, as kit.py lays it out.
+client (any other policy, or --client): the kit runs `policy_type: client` with kuavo's drop-in
+PolicyClient, and the image's entry point starts `kuavo serve` (its own Python 3.12 + lerobot 0.6.1 env,
+kuavo's source vendored under kuavo_submission/serve/src) on loopback before the graders' shell starts.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 import zipfile
 from pathlib import Path
 
 from kuavo_cli.checkpoints import CheckpointRef
 from kuavo_cli.errors import KuavoError, UsageError
-from kuavo_cli.export.common import ExportResult, check_out, list_files, source_paths, staged_dir
-from kuavo_cli.export.kit import SNIPPET_PATH, KitLayout, plan_layout, write_kit
+from kuavo_cli.export.client_mode import plan_client_layout, write_client_layout
+from kuavo_cli.export.common import ExportResult, check_out, list_files, policy_type, source_paths, staged_dir
+from kuavo_cli.export.kit import KIT_POLICY_TYPES, SNIPPET_PATH, KitLayout, plan_layout, write_kit
 from kuavo_cli.export.scrub import assert_clean
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "submission"
@@ -33,8 +40,25 @@ TEMPLATES = {
     "run_with_gpu.sh": ("run_with_gpu.sh", True),
     "build_submission.sh": ("build_submission.sh", True),
     "README.md": ("README.md", False),
-    "infer.py": ("kuavo_submission/infer.py", False),
     "apply_inference_config.py": ("kuavo_submission/apply_inference_config.py", False),
+}
+MODE_TEMPLATES = {
+    "in-process": {"infer.py": ("kuavo_submission/infer.py", False)},
+    "client": {
+        "infer_client.py": ("kuavo_submission/infer.py", False),
+        "entrypoint.sh": ("kuavo_submission/entrypoint.sh", True),
+        "enable_client_mode.py": ("kuavo_submission/enable_client_mode.py", False),
+    },
+}
+SERVE_DIR = Path("kuavo_submission/serve")  # requirements.txt + src/kuavo_cli, copied to /opt/kuavo-serve
+# lerobot extras a served policy type needs beyond kuavo's own (lerobot[dataset,training,diffusion])
+POLICY_EXTRAS = {
+    "pi0": "pi",
+    "pi05": "pi",
+    "pi0_fast": "pi",
+    "smolvla": "smolvla",
+    "groot": "groot",
+    "xvla": "xvla",
 }
 
 
@@ -65,13 +89,13 @@ def docker_engine_available() -> bool:
         return False
 
 
-def render_templates(pkg: Path, values: dict[str, str]) -> None:
+def render_templates(pkg: Path, values: dict[str, str], mode: str = "in-process") -> None:
     if not TEMPLATE_DIR.is_dir():
         raise KuavoError(
             f"submission templates not found at {TEMPLATE_DIR}",
             "install kuavo-cli from a source checkout (pip install -e .) so templates/submission/ is present",
         )
-    for name, (dest_rel, executable) in TEMPLATES.items():
+    for name, (dest_rel, executable) in {**TEMPLATES, **MODE_TEMPLATES[mode]}.items():
         text = (TEMPLATE_DIR / name).read_text()
         for key, value in values.items():
             text = text.replace(f"@@{key}@@", value)
@@ -104,27 +128,38 @@ def export_submission(
     force: bool = False,
     device: str = "cuda",
     kit_dir: Path | None = None,
+    client: bool = False,
 ) -> ExportResult:
     image, archive, folder = submission_names(team, task)
-    layout = plan_layout(ref, task, device)
+    mode = "client" if client or policy_type(ref) not in KIT_POLICY_TYPES else "in-process"
+    layout = plan_client_layout(ref, task, device) if mode == "client" else plan_layout(ref, task, device)
     if kit_dir is not None and not (Path(kit_dir) / "kuavo_deploy").is_dir():
         raise UsageError(f"--kit {kit_dir} is not a kuavo_data_challenge checkout (no kuavo_deploy/ inside)")
     check_out(out, force)
     with staged_dir(out, force) as stage:
         pkg = stage / folder
         pkg.mkdir()
-        write_kit(ref, pkg, layout)
-        (pkg / "kuavo_submission").mkdir()
-        (pkg / "kuavo_submission" / "policy.json").write_text(
-            json.dumps(layout.inference_section(), indent=2) + "\n"
-        )
-        render_templates(pkg, _template_values(ref, layout, team or "", task or 0, image, archive))
+        if mode == "client":
+            write_client_layout(ref, pkg, layout, Path("kuavo_submission"))
+        else:
+            write_kit(ref, pkg, layout)
+            (pkg / "kuavo_submission").mkdir()
+            (pkg / "kuavo_submission" / "policy.json").write_text(
+                json.dumps(layout.inference_section(), indent=2) + "\n"
+            )
+        values = _template_values(ref, layout, team or "", task or 0, image, archive)
+        render_templates(pkg, {**values, **_mode_values(mode, layout)}, mode)
         assert_clean(pkg, extra_literals=source_paths(ref))
+        if (
+            mode == "client"
+        ):  # kuavo's own source, verbatim: added after the scan (its scrub rules name /tmp/)
+            vendor_serve_env(pkg / SERVE_DIR, layout.method)
         zip_folder(pkg, stage / archive)
 
     details = {
         "team": team,
         "task": task,
+        "mode": mode,
         "image": image,
         "image_tar": f"{image}.tar",
         "archive": str(out / archive),
@@ -167,6 +202,54 @@ def _template_values(
         "EPOCH": str(layout.epoch),
         "SNIPPET": SNIPPET_PATH.as_posix(),
     }
+
+
+def _mode_values(mode: str, layout: KitLayout) -> dict[str, str]:
+    if mode == "in-process":
+        return {
+            "CLIENT_BUILD": "",
+            "SERVE_LAYERS": "",
+            "MODE_NOTE": "Mode: **in-process**. The kit's own wrappers load the policy "
+            f"(`inference.policy_type: {layout.policy_type}`).",
+        }
+    return {
+        "CLIENT_BUILD": "# client mode: kuavo's drop-in PolicyClient, and the kit's config check accepts `client`\n"
+        "COPY kuavo_deploy/kuavo_service/client.py ./kuavo_deploy/kuavo_service/client.py\n"
+        "RUN bash -c \"source myenv/bin/activate && python -c 'import zmq' "
+        '&& python kuavo_submission/enable_client_mode.py"\n',
+        "SERVE_LAYERS": (TEMPLATE_DIR / "serve_layers.Dockerfile").read_text(),
+        "SERVED": layout.epoch_rel.as_posix(),
+        "MODE_NOTE": f"Mode: **client**. The kit runs `inference.policy_type: client`; the image's entry point "
+        f"starts `kuavo serve {layout.epoch_rel.as_posix()}` (Python 3.12, lerobot 0.6.1, log in "
+        "/var/log/kuavo_serve.log) and the kit's PolicyClient asks it for every action over loopback.",
+    }
+
+
+def serve_requirements(method: str) -> list[str]:
+    """kuavo-cli's own dependencies (from its pyproject), lerobot with the extra this policy type needs."""
+    pyproject = TEMPLATE_DIR.parents[1] / "pyproject.toml"
+    if not pyproject.is_file():
+        raise KuavoError(
+            f"{pyproject} not found", "install kuavo-cli from a source checkout (pip install -e .)"
+        )
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    extra = POLICY_EXTRAS.get(method)
+    if extra is None:
+        return list(deps)
+    return [re.sub(r"^lerobot\[([^\]]*)\]", lambda m: f"lerobot[{m.group(1)},{extra}]", d) for d in deps]
+
+
+def vendor_serve_env(dest: Path, method: str) -> None:
+    """requirements.txt and a verbatim copy of the kuavo_cli package (Python files and package data)."""
+    src = Path(__file__).resolve().parents[1]
+    target = dest / "src" / "kuavo_cli"
+    shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "requirements.txt").write_text(
+        "# kuavo serve's environment in the submission image (uv pip install -r requirements.txt)\n"
+        + "\n".join(serve_requirements(method))
+        + "\n"
+    )
 
 
 def _build_image(pkg: Path, kit_dir: Path, out: Path, image: str, archive: str) -> None:
