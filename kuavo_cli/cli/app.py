@@ -23,8 +23,8 @@ from kuavo_cli.cli import (
     eval_cmd,
     export,
     inspect_cmd,
-    sim,
     serve,
+    sim,
     train,
 )
 from kuavo_cli.errors import EXIT_RUNTIME, KuavoError
