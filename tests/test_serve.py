@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -249,3 +250,13 @@ def test_serve_usage_errors(lerobot_act_run: Path, tmp_path: Path) -> None:
         taken.listen()
         res = run_cli("serve", str(lerobot_act_run), "--port", str(taken.getsockname()[1]), "--device", "cpu")
     assert res.exit_code == 1 and "cannot listen on" in res.stderr and "pick another --port" in res.stderr
+
+
+def test_serve_refuses_a_damaged_checkpoint(lerobot_act_run: Path, tmp_path: Path) -> None:
+    ckpt = tmp_path / "damaged"
+    shutil.copytree(lerobot_act_run / "checkpoints" / "last" / "pretrained_model", ckpt)
+    with (ckpt / "model.safetensors").open("r+b") as f:
+        f.truncate(1000)  # an interrupted copy
+    res = run_cli("serve", str(ckpt), "--port", "0", "--device", "cpu")
+    assert res.exit_code == 1 and "model.safetensors" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) <= 2, res.stderr

@@ -21,10 +21,6 @@ from tests.cli_helpers import run_cli
 
 TEAM, TASK = "lejuteam", "1"
 FOLDER = f"{TEAM}_task{TASK}_submission"
-# --check runs an in-process package's infer.py in the kit's env (lerobot 0.4.2) when it finds one. This
-# branch's kit export still writes lerobot 0.6.1 config fields, so the test pins this Python.
-# TODO(merge with h/kit, whose export writes the 0.4.2 config): drop this and check in the kit env.
-HERE_PYTHON = {"KUAVO_KIT_PYTHON": sys.executable}
 
 
 def export_submission(run: Path, out: Path, *extra: str) -> dict:
@@ -110,11 +106,12 @@ def test_check_flags_a_missing_run_script_a_wrong_name_and_a_policy_that_does_no
     assert "1 problem(s): fix them before uploading" in res.stdout
 
 
-def test_in_process_submission_passes_check(lerobot_act_run: Path, tmp_path: Path) -> None:
+def test_in_process_submission_passes_check(lerobot_act_run: Path, kit_python: Path, tmp_path: Path) -> None:
+    # --check runs an in-process package's infer.py in the kit's own env (Python 3.10, lerobot 0.4.2).
     data = export_submission(lerobot_act_run, tmp_path / "sub")
     assert data["mode"] == "in-process"
     assert "ENTRYPOINT" not in (tmp_path / "sub" / FOLDER / "Dockerfile").read_text()
-    code, report = check(tmp_path / "sub" / f"{FOLDER}.zip", env=HERE_PYTHON)
+    code, report = check(tmp_path / "sub" / f"{FOLDER}.zip", env={"KUAVO_KIT_PYTHON": str(kit_python)})
     assert code == 0 and report["mode"] == "in-process", failed(report)
 
 

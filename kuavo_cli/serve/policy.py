@@ -36,8 +36,6 @@ class ServedPolicy:
         self, checkpoint: str | Path, device: str = "auto", seed: int | None = None, task: str | None = None
     ) -> None:
         self.ref: CheckpointRef = resolve_checkpoint(checkpoint)
-        # TODO(merge, issue 13 item 5 on h/kit): load_policy() there calls verify_pretrained_dir() first, so a
-        # truncated model.safetensors is named in one line; until then it surfaces as a SafetensorError.
         self.device = pick_device(device)
         self.seed = seed
         self.task = task
