@@ -65,3 +65,26 @@ def test_benchmark_script_is_the_same_command():
         timeout=120,
     )
     assert proc.returncode == 0 and "--num-workers" in proc.stdout and "lerobot" in proc.stdout
+
+
+def test_lerobot_variant_is_built_as_lerobot_train_builds_it(synthetic_dataset: Path):
+    """lerobot's own make_dataset (uint8 frames), EpisodeAwareSampler and lerobot-train's worker settings."""
+    import torch
+    from lerobot.datasets import EpisodeAwareSampler
+
+    from kuavo_cli.data.bench_pipeline import _lerobot_deliver, _lerobot_loader, train_config
+    from kuavo_cli.train import lerobot_bridge
+
+    cfg = train_config(synthetic_dataset, TINY_ACT, batch_size=4, num_workers=2, cache_dir=None)
+    policy_cfg = lerobot_bridge.make_policy_config(cfg, device="cpu")
+    dataset, loader = _lerobot_loader(cfg, policy_cfg, torch.device("cpu"))
+    assert dataset._return_uint8 is True  # lerobot-train's make_dataset
+    assert isinstance(loader.batch_sampler.sampler, EpisodeAwareSampler)
+    assert (loader.prefetch_factor, loader.persistent_workers, loader.num_workers) == (4, True, 2)
+    assert loader.multiprocessing_context.get_start_method() == "spawn" and not loader.pin_memory
+    assert loader.batch_sampler.drop_last is False
+    item = dataset[0]
+    camera = dataset.meta.camera_keys[0]
+    assert item[camera].dtype == torch.uint8
+    batch = _lerobot_deliver({camera: item[camera][None]}, [camera], convert=True)
+    assert torch.equal(batch[camera], item[camera][None].to(torch.float32) / 255.0)

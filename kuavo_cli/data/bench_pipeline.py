@@ -65,7 +65,6 @@ def _lerobot_loader(cfg: Any, policy_cfg: Any, device: torch.device):
     from lerobot.datasets import EpisodeAwareSampler
     from lerobot.datasets.factory import make_dataset
     from lerobot.scripts.lerobot_train import _dataloader_worker_kwargs
-    from lerobot.utils.utils import cycle
 
     lr_cfg = TrainPipelineConfig(
         dataset=DatasetConfig(repo_id=REPO_ID, root=str(cfg.dataset.root)),
@@ -96,7 +95,7 @@ def _lerobot_loader(cfg: Any, policy_cfg: Any, device: torch.device):
         **_dataloader_worker_kwargs(lr_cfg),
     )
     accelerator = Accelerator(cpu=device.type != "cuda")
-    return dataset, cycle(accelerator.prepare(loader))
+    return dataset, accelerator.prepare(loader)
 
 
 def _lerobot_deliver(batch: dict[str, Any], camera_keys: list[str], convert: bool) -> dict[str, Any]:
@@ -177,7 +176,10 @@ def run_variant(
         meta = data.load_metadata(cfg)
         policy_cfg = lerobot_bridge.make_policy_config(cfg, device=device.type)
         if variant == "lerobot":
-            dataset, stream = _lerobot_loader(cfg, policy_cfg, device)
+            from lerobot.utils.utils import cycle
+
+            dataset, loader = _lerobot_loader(cfg, policy_cfg, device)
+            stream = cycle(loader)  # lerobot-train's `dl_iter = cycle(dataloader)`
             cameras = list(dataset.meta.camera_keys)
             deliver = lambda b: _lerobot_deliver(b, cameras, convert)  # noqa: E731
         else:

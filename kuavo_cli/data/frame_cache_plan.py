@@ -17,6 +17,7 @@ from typing import Any
 from kuavo_cli.data.frame_cache import (
     DISK_MARGIN,
     MANIFEST,
+    _decode_error,
     cache_path_for,
     default_cache_dir,
     make_manifest,
@@ -39,8 +40,11 @@ def _video_facts(root: Path, meta: Any) -> list[tuple[Any, int, float, int, int]
     facts = []
     for video in video_files(meta):
         path = str(root / video.rel_path)
-        approx = VideoDecoder(path, seek_mode="approximate").metadata
-        exact = VideoDecoder(path, seek_mode="exact").metadata
+        try:
+            approx = VideoDecoder(path, seek_mode="approximate").metadata
+            exact = VideoDecoder(path, seek_mode="exact").metadata
+        except Exception as err:  # a damaged or unreadable video: name it (before anything is written)
+            raise _decode_error(root, video, err) from err
         facts.append((video, int(exact.num_frames), float(approx.average_fps), exact.height, exact.width))
     return facts
 
