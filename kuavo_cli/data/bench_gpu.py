@@ -59,7 +59,7 @@ class GpuBenchOptions:
     decode_frames: int = 48
 
     def apply_smoke(self) -> None:
-        self.batch_sizes, self.steps, self.log_freq, self.num_workers = [2], 4, 2, 1
+        self.batch_sizes, self.steps, self.log_freq, self.num_workers = [2], 4, 2, 0
         self.episodes, self.length, self.size, self.decode_frames = 2, 12, (48, 64), 8
 
 

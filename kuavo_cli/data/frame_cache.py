@@ -124,7 +124,9 @@ class FrameCache:
             )
         arrays = self._arrays.get(rel_path)
         if arrays is None:
-            frames = np.load(self.path / entry["frames"], mmap_mode="r")
+            # copy-on-write: tensors may view the pages directly (no copy), and a stray in-place op on
+            # one changes that process's private copy, never the file
+            frames = np.load(self.path / entry["frames"], mmap_mode="c")
             pts = np.load(self.path / entry["pts"])
             arrays = self._arrays[rel_path] = (frames, pts)
         return arrays[0], arrays[1], entry["average_fps"]
@@ -146,7 +148,11 @@ class FrameCache:
                 f"query timestamps {timestamps} are more than {tolerance_s}s from the cached frames "
                 f"{loaded.tolist()} of {rel_path}"
             )
-        return torch.from_numpy(np.ascontiguousarray(frames[indices]))
+        if indices == list(range(indices[0], indices[0] + len(indices))):
+            # consecutive frames (one frame, or a history window): a view of the page cache; the batch
+            # collate then copies each frame once, straight into the shared-memory batch
+            return torch.from_numpy(frames[indices[0] : indices[0] + len(indices)])
+        return torch.from_numpy(frames[indices])  # fancy indexing copies
 
 
 # ---------------------------------------------------------------- building
