@@ -11,8 +11,8 @@ import typer
 from kuavo_cli.cli.options import JsonOpt
 
 EXAMPLE = (
-    "Example: kuavo cache data/synthetic --plan --policy pi05   "
-    "kuavo cache data/synthetic --resolution policy --policy pi05 --max-disk 60G"
+    "Example: kuavo cache data/synthetic --out .cache/frames  (first `--plan --policy pi05`: the options and "
+    "the disk each needs here; `--resolution policy --policy pi05 --max-disk 60G`: a pi05-size cache)"
 )
 UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
