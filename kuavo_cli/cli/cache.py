@@ -1,4 +1,5 @@
-"""`kuavo cache DATASET`: decode every camera frame once into a memory-mapped cache for fast training."""
+"""`kuavo cache DATASET`: decode every camera frame once into a memory-mapped cache for fast training;
+`--plan` lists the options and the disk each needs on this machine, writing nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,54 @@ import typer
 
 from kuavo_cli.cli.options import JsonOpt
 
-EXAMPLE = "Example: kuavo cache data/synthetic --out .cache/frames"
+EXAMPLE = (
+    "Example: kuavo cache data/synthetic --out .cache/frames  (first `--plan --policy pi05`: the options and "
+    "the disk each needs here; `--resolution policy --policy pi05 --max-disk 60G`: a pi05-size cache)"
+)
+UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(text: str | None) -> int | None:
+    """--max-disk: bytes, or a number with K/M/G/T (binary units, e.g. 60G)."""
+    from kuavo_cli.errors import UsageError
+
+    if text is None:
+        return None
+    raw = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in UNITS else (raw, "")
+    try:
+        value = float(number) * UNITS[unit]
+    except ValueError:
+        raise UsageError(f"--max-disk {text!r} is not a size", "e.g. --max-disk 60G or 500M") from None
+    if value <= 0:
+        raise UsageError(f"--max-disk {text!r} must be positive")
+    return int(value)
+
+
+def _print_plan(plan: dict) -> None:
+    from rich.table import Table
+
+    from kuavo_cli.cli.output import stdout_console
+    from kuavo_cli.data.frame_cache_plan import human
+
+    console = stdout_console()
+    console.print(
+        f"Dataset {plan['dataset']}: {plan['frames']} frames, {len(plan['cameras'])} cameras, "
+        f"{'/'.join(plan['codecs'])} videos {human(plan['video_bytes'])}"
+    )
+    limit = f", --max-disk {human(plan['max_bytes'])}" if plan["max_bytes"] else ""
+    console.print(f"Cache folder {plan['cache_dir']}: {human(plan['free_bytes'])} free{limit}")
+    table = Table(title=f"Ways to feed the training loop (policy: {plan['policy'] or 'not given'})")
+    for col in ("option", "extra disk", "fits", "cached frame", "model inputs"):
+        table.add_column(col)
+    for o in plan["options"]:
+        shape = "x".join(str(d) for d in o["frame_shape"]) if o["frame_shape"] else "-"
+        table.add_row(o["name"], human(o["bytes"]), "yes" if o["fits"] else "NO", shape, o["model_inputs"])
+    console.print(table)
+    for o in plan["options"]:
+        config = ", ".join(f"{k}: {str(v).lower()}" for k, v in o["config"].items())
+        console.print(f"  {o['name']} (dataset: {{{config}}}): {o['note']}")
+    console.print(f"Fastest option that fits: {plan['recommended']}")
 
 
 def cache(
@@ -18,28 +66,58 @@ def cache(
         Path | None,
         typer.Option("--out", help="Cache folder (default $KUAVO_CACHE_DIR or ~/.cache/kuavo/frames)."),
     ] = None,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="List the options and the disk each needs here; write nothing.")
+    ] = False,
+    policy: Annotated[
+        str | None,
+        typer.Option(help="Policy type (pi05, act, ...) or a `kuavo train` config: what the model consumes."),
+    ] = None,
+    resolution: Annotated[
+        str, typer.Option(help="native (the video's frames) or policy (resized as the policy resizes).")
+    ] = "native",
+    max_disk: Annotated[
+        str | None, typer.Option(help="Refuse a cache larger than this (e.g. 60G), before writing.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if a valid cache exists.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Decode every camera frame once into a memory-mapped uint8 cache; train with `dataset.cache: true`."""
     from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
-    from kuavo_cli.data.frame_cache import cache_dataset
+    from kuavo_cli.data import frame_cache_plan as plans
+    from kuavo_cli.errors import UsageError
 
-    result = cache_dataset(dataset, out, force=force, console=stderr_console())
+    if resolution not in ("native", "policy"):
+        raise UsageError(f"--resolution {resolution!r}: use native or policy")
+    limit = parse_size(max_disk)
+    plans.open_metadata(dataset)  # a clear error for a folder that is not a dataset, before anything else
+    policy_cfg = plans.policy_from_spec(policy)
+    if plan:
+        result = plans.plan_cache(dataset, policy_cfg, out, limit)
+        print_json(result) if json_out else _print_plan(result)
+        return
+    resize = plans.resize_for(resolution, policy_cfg)
+    result = plans.cache_dataset(dataset, out, force=force, console=stderr_console(), resize=resize,
+                                 max_bytes=limit)  # fmt: skip
     if json_out:
         print_json(result)
         return
     verb = "built" if result["built"] else "up to date"
+    human = plans.human
     console = stdout_console()
+    shape = "x".join(str(d) for d in result["frame_shape"])
     console.print(
-        f"Frame cache {verb}: {result['cache']} ({result['frames']} frames, {result['bytes'] / 1e9:.2f} GB, "
-        f"{result['seconds']:.1f} s)"
+        f"Frame cache {verb}: {result['cache']} ({result['frames']} frames of {shape}, "
+        f"{human(result['bytes'])}, {result['seconds']:.1f} s)"
     )
     for stale in result["removed_stale"]:
         console.print(f"removed stale cache {stale}")
-    cache_dir = result["config"]["dataset"]["cache_dir"]
-    console.print(f"Train from it with: --set dataset.cache=true --set dataset.cache_dir={cache_dir}")
+    section = result["config"]["dataset"]
+    sets = " ".join(
+        f"--set dataset.{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in section.items()
+    )
+    console.print(f"Train from it with: {sets}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("cache", epilog=EXAMPLE)(cache)
+    app.command("cache", epilog=EXAMPLE, no_args_is_help=True)(cache)

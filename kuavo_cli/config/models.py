@@ -51,6 +51,11 @@ class DatasetSection(StrictModel):
     cache_dir: Path | None = Field(
         None, description="Folder for frame caches (default $KUAVO_CACHE_DIR or ~/.cache/kuavo/frames)."
     )
+    cache_resolution: Literal["native", "policy"] = Field(
+        "native",
+        description="Frame cache resolution: native (the video's; identical frames) or policy (already "
+        "resized by the policy's own resize: pi05/pi0/smolvla, diffusion with resize_shape; ~6x less disk).",
+    )
 
     @model_validator(mode="after")
     def _episodes_valid(self) -> DatasetSection:

@@ -1,7 +1,9 @@
 """`kuavo bench` / benchmarks/bench_pipeline.py: kuavo's data pipeline and training vs lerobot's, in one run.
 
-1. data pipeline samples/s (and CPU ms per sample) of plain LeRobotDataset + DataLoader vs kuavo, uncached
-   and with the decoded-frame cache (kuavo_cli/data/bench_pipeline.py, one subprocess per variant);
+1. data pipeline samples/s (and CPU ms per sample) of lerobot-train's own dataset + DataLoader (built by
+   lerobot's `make_dataset` etc., see kuavo_cli/data/bench_pipeline.py) vs kuavo, uncached, with the
+   decoded-frame cache, and with the cache at the policy's resolution when the policy resizes (one
+   subprocess per variant, repeats interleaved, medians kept);
 2. training samples/s of `lerobot-train` vs `kuavo train` (kuavo_cli/data/bench_train.py);
 3. peak RSS / PSS (and GPU memory with CUDA) of every subprocess tree.
 All as ratios over lerobot. On a synthetic Kuavo dataset at the real resolution unless one is given.
@@ -35,7 +37,7 @@ SMALL_ACT: dict[str, Any] = {
     "n_decoder_layers": 1,
     "pretrained_backbone_weights": None,  # no download; compute is the same as with ImageNet weights
 }
-TARGETS = {"pipeline_cache": 3.0, "pipeline_nocache": 1.2, "train": 1.3}
+TARGETS = {"pipeline_cache": 3.0, "pipeline_nocache": 2.0, "train": 1.3}
 
 
 @dataclass
@@ -46,6 +48,7 @@ class BenchOptions:
     episodes: int = 5
     length: int = 100
     size: tuple[int, int] = (480, 640)  # (height, width) of the synthetic cameras
+    vcodec: str = "libsvtav1"  # codec of the synthetic videos (lerobot's default AV1, or h264 / hevc)
     batch_size: int = 8
     num_workers: int = 2
     batches: int = 30
@@ -92,19 +95,31 @@ def prepare_dataset(opts: BenchOptions, log: Callable[[str], None]) -> Path:
     from kuavo_cli.data.synthetic import SyntheticSpec, make_synthetic_dataset
 
     h, w = opts.size
-    root = Path(opts.work_dir) / f"dataset-{opts.episodes}x{opts.length}-{w}x{h}"
+    codec = "" if opts.vcodec == "libsvtav1" else f"-{opts.vcodec}"
+    root = Path(opts.work_dir) / f"dataset-{opts.episodes}x{opts.length}-{w}x{h}{codec}"
     if (root / "meta" / "info.json").exists():
         return root
     log(
-        f"generating synthetic Kuavo data: {opts.episodes} episodes x {opts.length} frames, 3 cameras {w}x{h}"
+        f"generating synthetic Kuavo data: {opts.episodes} episodes x {opts.length} frames, 3 cameras {w}x{h}, "
+        f"{opts.vcodec}"
     )
-    spec = SyntheticSpec(num_episodes=opts.episodes, episode_length=opts.length, image_size=opts.size)
+    spec = SyntheticSpec(
+        num_episodes=opts.episodes, episode_length=opts.length, image_size=opts.size, vcodec=opts.vcodec
+    )
     made = make_synthetic_dataset(root, spec, overwrite=False)
     normal_scheduling()  # the encoder just made this process real-time
     return made
 
 
-def build_cache(root: Path, cache_dir: Path) -> dict[str, Any]:
+def policy_cache_resize(policy: dict[str, Any]) -> Any:
+    """The policy's own resize (a CacheResize) when it has one, else None."""
+    from kuavo_cli.config.policy import PolicySection
+    from kuavo_cli.data.frame_cache_resize import policy_resize
+
+    return policy_resize(PolicySection.model_validate(policy).to_lerobot(device="cpu"))
+
+
+def build_cache(root: Path, cache_dir: Path, resize: Any = None) -> dict[str, Any]:
     from lerobot.datasets import LeRobotDatasetMetadata
 
     from kuavo_cli.data.frame_cache import ensure_frame_cache_with_bar
@@ -113,11 +128,15 @@ def build_cache(root: Path, cache_dir: Path) -> dict[str, Any]:
     with quiet_logs():
         meta = LeRobotDatasetMetadata("kuavo/bench", root=root)
     start = time.perf_counter()
-    result = ensure_frame_cache_with_bar(root, meta, cache_dir, force=True)
+    result = ensure_frame_cache_with_bar(root, meta, cache_dir, force=True, resize=resize)
+    frames_per_camera = result.num_frames / max(len(meta.video_keys), 1)
     return {
         "seconds": round(time.perf_counter() - start, 2),
         "frames": result.num_frames,
         "bytes": result.bytes,
+        # disk per 1,000 dataset frames (every camera): the number to scale to a real task
+        "bytes_per_1k_frames": round(result.bytes * 1000 / max(frames_per_camera, 1)),
+        "resize": resize.key() if resize else None,
         "path": str(result.path),
     }
 
@@ -169,6 +188,9 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if values:
             best[key] = statistics.median(values)
     best["repeats"] = [round(r["samples_per_s"], 2) for r in good]
+    best["repeats_cpu_ms_per_sample"] = [round(r["cpu_ms_per_sample"], 2) for r in good]
+    # samples/s one fully used CPU core delivers (load-independent; scales with the cores given to workers)
+    best["samples_per_core_s"] = 1000 / best["cpu_ms_per_sample"] if best.get("cpu_ms_per_sample") else None
     return best
 
 
@@ -177,14 +199,15 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def run_pipeline(
-    root: Path, opts: BenchOptions, cache_dir: Path, log: Callable[[str], None]
+    root: Path, opts: BenchOptions, cache_dir: Path, log: Callable[[str], None], policy_cache: bool = False
 ) -> dict[str, Any]:
     import torch
 
     modes = opts.modes or (["gpu"] if torch.cuda.is_available() else ["cpu", "gpu-host"])
+    variants = ["lerobot", "kuavo", "kuavo-cache"] + (["kuavo-cache-policy"] if policy_cache else [])
     results: dict[str, Any] = {}
     for mode in modes:
-        runs: dict[str, list[dict[str, Any]]] = {"lerobot": [], "kuavo": [], "kuavo-cache": []}
+        runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
         for _ in range(opts.repeats):  # interleaved, so a change in machine load hits every variant alike
             for variant in runs:
                 log(f"pipeline ({mode} mode): {variant}")
@@ -192,7 +215,7 @@ def run_pipeline(
         per = {v: _median_of(r) for v, r in runs.items()}
         base = per["lerobot"]
         ratios = {}
-        for v in ("kuavo", "kuavo-cache"):
+        for v in variants[1:]:
             ratios[v] = {
                 "samples_per_s": _ratio(per[v].get("samples_per_s"), base.get("samples_per_s")),
                 # CPU-cost ratio: lerobot's CPU ms per sample / ours (higher = cheaper), load-independent.
@@ -232,7 +255,10 @@ def run_training_bench(root: Path, opts: BenchOptions, log: Callable[[str], None
 def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for mode, res in report.get("pipeline", {}).items():
-        for variant, key in (("kuavo-cache", "pipeline_cache"), ("kuavo", "pipeline_nocache")):
+        pairs = [("kuavo-cache", "pipeline_cache"), ("kuavo", "pipeline_nocache")]
+        if "kuavo-cache-policy" in res["ratios_vs_lerobot"]:
+            pairs.append(("kuavo-cache-policy", "pipeline_cache"))
+        for variant, key in pairs:
             got = res["ratios_vs_lerobot"][variant]["samples_per_s"]
             rows.append({"target": f"pipeline {variant} ({mode})", "want": TARGETS[key], "got": got,
                          "met": got is not None and got >= TARGETS[key]})  # fmt: skip
@@ -261,10 +287,14 @@ def run_benchmark(opts: BenchOptions, log: Callable[[str], None] = lambda msg: N
     report["dataset"] = _dataset_info(root)
     log("building the decoded-frame cache")
     report["cache_build"] = build_cache(root, cache_dir)
+    resize = policy_cache_resize(opts.policy)
+    if resize is not None:
+        log(f"building the decoded-frame cache at the policy's resolution ({resize.key()})")
+        report["cache_build_policy"] = build_cache(root, cache_dir, resize)
     if opts.pipeline:
-        report["pipeline"] = run_pipeline(root, opts, cache_dir, log)
+        report["pipeline"] = run_pipeline(root, opts, cache_dir, log, policy_cache=resize is not None)
         save()  # a partial report survives an interrupted training part
-    if opts.train:
+    if opts.train and opts.policy.get("type", "act") == "act":
         report["train"] = run_training_bench(root, opts, log)
     report["targets"] = check_targets(report)
     report["load_average_after"] = load_average()
@@ -275,8 +305,12 @@ def run_benchmark(opts: BenchOptions, log: Callable[[str], None] = lambda msg: N
 def _dataset_info(root: Path) -> dict[str, Any]:
     info = json.loads((root / "meta" / "info.json").read_text())
     cams = {k: v["shape"] for k, v in info["features"].items() if v.get("dtype") == "video"}
+    codecs = sorted({v.get("info", {}).get("video.codec", "?") for v in info["features"].values()
+                     if v.get("dtype") == "video"})  # fmt: skip
+    videos = sum(p.stat().st_size for p in (root / "videos").rglob("*.mp4"))
     return {"root": str(root), "episodes": info["total_episodes"], "frames": info["total_frames"],
-            "fps": info["fps"], "cameras": cams}  # fmt: skip
+            "fps": info["fps"], "cameras": cams, "codecs": codecs, "video_bytes": videos,
+            "video_bytes_per_1k_frames": round(videos * 1000 / max(info["total_frames"], 1))}  # fmt: skip
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -297,8 +331,16 @@ def render_report(report: dict[str, Any], console: Any) -> None:
     console.print(
         f"Dataset: {d['episodes']} episodes, {d['frames']} frames, {d['fps']} fps, cameras {d['cameras']}"
     )
-    c = report["cache_build"]
-    console.print(f"Frame cache: built in {c['seconds']} s, {c['bytes'] / 1e9:.2f} GB ({c['frames']} frames)")
+    console.print(
+        f"Videos: {'/'.join(d['codecs'])}, {d['video_bytes_per_1k_frames'] / 1e6:.1f} MB per 1k frames"
+    )
+    for name in ("cache_build", "cache_build_policy"):
+        c = report.get(name)
+        if c:
+            console.print(
+                f"Frame cache{' ' + c['resize'] if c['resize'] else ''}: built in {c['seconds']} s, "
+                f"{c['bytes'] / 1e9:.2f} GB ({c['frames']} frames), {c['bytes_per_1k_frames'] / 1e9:.2f} GB per 1k frames"
+            )
     for mode, res in report.get("pipeline", {}).items():
         table = Table(title=f"Data pipeline ({mode} mode): samples/s delivered to the training loop")
         for col in (
@@ -306,6 +348,7 @@ def render_report(report: dict[str, Any], console: Any) -> None:
             "samples/s",
             "x lerobot",
             "CPU ms/sample",
+            "samples/s/core",
             "CPU x",
             "1st batch s",
             "peak PSS MB",
@@ -318,6 +361,7 @@ def render_report(report: dict[str, Any], console: Any) -> None:
                 _fmt(r.get("samples_per_s")),
                 _fmt(ratio.get("samples_per_s"), 2) if ratio else "1.00",
                 _fmt(r.get("cpu_ms_per_sample")),
+                _fmt(r.get("samples_per_core_s")),
                 _fmt(ratio.get("cpu_efficiency"), 2) if ratio else "1.00",
                 _fmt(r.get("first_batch_s")),
                 _fmt(r.get("peak_pss_mb"), 0),

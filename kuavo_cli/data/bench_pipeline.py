@@ -1,14 +1,24 @@
 """Data pipeline throughput: samples/s delivered to the training loop, one variant per call.
 
-Variants (same dataset, same ACT delta timestamps, same batch size, workers and sampler):
-- `lerobot`: plain `LeRobotDataset` + `DataLoader`, the way `lerobot-train` builds them;
+Variants (same dataset, same policy delta timestamps, same batch size and number of workers):
+- `lerobot`: exactly what `lerobot-train` (lerobot 0.6.1, `lerobot/scripts/lerobot_train.py: train`) builds:
+  the dataset from lerobot's own `lerobot.datasets.factory.make_dataset(TrainPipelineConfig)` (uint8 frames,
+  `return_uint8=True`), an `EpisodeAwareSampler` with its arguments, `torch.utils.data.DataLoader` with
+  `pin_memory=device.type == "cuda"`, `drop_last=False` and lerobot's own
+  `_dataloader_worker_kwargs(cfg)` (prefetch 4, persistent workers, "spawn" workers), wrapped by
+  `accelerator.prepare` (which moves each batch to the device), iterated with lerobot's `cycle`, and the
+  camera frames made float with lerobot-train's own `batch[key].to(dtype=torch.float32) / 255.0` on the
+  device;
 - `kuavo`: `kuavo train`'s own `make_dataset` + `make_train_loader` (fast reader, uint8 transport);
-- `kuavo-cache`: the same with `dataset.cache: true` (frames from the decoded-frame cache).
+- `kuavo-cache`: the same with `dataset.cache: true` (frames from the decoded-frame cache);
+- `kuavo-cache-policy`: the same with `dataset.cache_resolution: policy` (frames cached at the size the
+  policy resizes them to; only for policies that resize, see kuavo_cli/data/cache_resize.py).
+The policy preprocessor (normalisation) is left out of every variant: it is the same code for all.
 
-Modes: `cpu` (CPU training: float32 batches in the main process), `gpu` (CUDA: every tensor on the GPU,
-frames float32 there), `gpu-host` (no GPU here: the host-side work a GPU trainer would see; kuavo's uint8
-frames stay uint8 since their conversion happens on the GPU, lerobot's batch is float32 as always; the
-pinned copy and the host-to-device transfer, 4x smaller for kuavo, are left out, which favours lerobot).
+Modes: `cpu` (CPU training: float32 frames in the main process), `gpu` (CUDA: every tensor on the GPU,
+frames float32 there), `gpu-host` (no GPU here: the host-side work a GPU trainer would see: every variant
+ships uint8 frames and leaves the float conversion to the GPU, so it is skipped; the pinned copy and the
+host-to-device transfer are left out for every variant).
 
 Run as `python -m kuavo_cli.data.bench_pipeline VARIANT ROOT ... --out result.json` so each variant gets a
 fresh process (its own memory and decoder state); the orchestrator (kuavo_cli/data/bench.py) samples it.
@@ -25,7 +35,7 @@ from typing import Any
 
 import torch
 
-VARIANTS = ("lerobot", "kuavo", "kuavo-cache")
+VARIANTS = ("lerobot", "kuavo", "kuavo-cache", "kuavo-cache-policy")
 MODES = ("cpu", "gpu", "gpu-host")
 REPO_ID = "kuavo/bench"
 
@@ -47,33 +57,54 @@ def train_config(
     )
 
 
-def _lerobot_loader(cfg: Any, meta: Any, policy_cfg: Any, pin: bool):
-    from lerobot.datasets import LeRobotDataset
-    from lerobot.datasets.factory import resolve_delta_timestamps
-    from lerobot.datasets.sampler import EpisodeAwareSampler
+def _lerobot_loader(cfg: Any, policy_cfg: Any, device: torch.device):
+    """lerobot-train's dataset and DataLoader, built by lerobot's own functions (see the module doc)."""
+    from accelerate import Accelerator
+    from lerobot.configs.default import DatasetConfig
+    from lerobot.configs.train import TrainPipelineConfig
+    from lerobot.datasets import EpisodeAwareSampler
+    from lerobot.datasets.factory import make_dataset
+    from lerobot.scripts.lerobot_train import _dataloader_worker_kwargs
 
-    delta = resolve_delta_timestamps(policy_cfg, meta)
-    dataset = LeRobotDataset(REPO_ID, root=cfg.dataset.root, delta_timestamps=delta)
+    lr_cfg = TrainPipelineConfig(
+        dataset=DatasetConfig(repo_id=REPO_ID, root=str(cfg.dataset.root)),
+        policy=policy_cfg,
+        batch_size=cfg.batch_size,
+        num_workers=cfg.num_workers,
+        seed=cfg.seed,
+    )
+    dataset = make_dataset(lr_cfg)
     sampler = EpisodeAwareSampler(
         dataset.meta.episodes["dataset_from_index"],
         dataset.meta.episodes["dataset_to_index"],
         episode_indices_to_use=dataset.episodes,
-        drop_n_last_frames=getattr(policy_cfg, "drop_n_last_frames", 0) or 0,
+        drop_n_last_frames=getattr(policy_cfg, "drop_n_last_frames", 0),
         shuffle=True,
-        seed=cfg.seed,
+        seed=lr_cfg.seed if lr_cfg.seed is not None else 0,
+        absolute_to_relative_idx=dataset.absolute_to_relative_idx,
     )
-    workers = cfg.num_workers
     loader = torch.utils.data.DataLoader(
         dataset,
-        batch_size=cfg.batch_size,
+        num_workers=lr_cfg.num_workers,
+        batch_size=lr_cfg.batch_size,
+        shuffle=False,
         sampler=sampler,
-        num_workers=workers,
-        pin_memory=pin,
+        pin_memory=device.type == "cuda",
         drop_last=False,
-        persistent_workers=workers > 0,
-        prefetch_factor=cfg.prefetch_factor if workers > 0 else None,
+        collate_fn=None,  # no language columns in Kuavo data
+        **_dataloader_worker_kwargs(lr_cfg),
     )
-    return dataset, loader
+    accelerator = Accelerator(cpu=device.type != "cuda")
+    return dataset, accelerator.prepare(loader)
+
+
+def _lerobot_deliver(batch: dict[str, Any], camera_keys: list[str], convert: bool) -> dict[str, Any]:
+    """lerobot-train's loop body before `preprocessor(batch)` (the batch is on the device already)."""
+    if convert:
+        for cam_key in camera_keys:
+            if cam_key in batch and batch[cam_key].dtype == torch.uint8:
+                batch[cam_key] = batch[cam_key].to(dtype=torch.float32) / 255.0
+    return batch
 
 
 def _kuavo_loader(cfg: Any, meta: Any, policy_cfg: Any, pin: bool):
@@ -83,7 +114,12 @@ def _kuavo_loader(cfg: Any, meta: Any, policy_cfg: Any, pin: bool):
     with warnings.catch_warnings():  # gpu-host: pin_memory=True without a GPU only selects the GPU collate
         warnings.simplefilter("ignore")
         loader, _ = data.make_train_loader(cfg, dataset, policy_cfg, 0, 1, False, pin)
-    return dataset, loader
+
+    def endless():  # the trainer's own `_batches`
+        while True:
+            yield from loader
+
+    return dataset, endless()
 
 
 def tree_cpu_seconds() -> tuple[float, float]:
@@ -101,14 +137,13 @@ def tree_cpu_seconds() -> tuple[float, float]:
     return totals[0], totals[1]
 
 
-def _deliver(batch: dict[str, Any], device: torch.device, convert: bool) -> dict[str, Any]:
+def _kuavo_deliver(batch: dict[str, Any], device: torch.device, convert: bool) -> dict[str, Any]:
+    """The trainer's `images_to_float(raw, device)`; in gpu-host mode only the host part of it."""
     from kuavo_cli.data.batch import images_to_float
 
     if convert:
-        batch = images_to_float(batch, device)
-    return {
-        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
-    }
+        return images_to_float(batch, device)
+    return batch
 
 
 def run_variant(
@@ -131,7 +166,9 @@ def run_variant(
     if mode not in MODES or (mode == "gpu" and not torch.cuda.is_available()):
         raise ValueError(f"mode {mode!r} is not possible here; one of {', '.join(MODES)} (gpu needs CUDA)")
     cfg = train_config(root, policy, batch_size, num_workers, cache_dir)
-    cfg.dataset.cache = variant == "kuavo-cache"
+    cfg.dataset.cache = variant.startswith("kuavo-cache")
+    if variant == "kuavo-cache-policy":
+        cfg.dataset.cache_resolution = "policy"
     device = torch.device("cuda" if mode == "gpu" else "cpu")
     convert = mode != "gpu-host"
     start = time.perf_counter()
@@ -139,25 +176,26 @@ def run_variant(
         meta = data.load_metadata(cfg)
         policy_cfg = lerobot_bridge.make_policy_config(cfg, device=device.type)
         if variant == "lerobot":
-            dataset, loader = _lerobot_loader(cfg, meta, policy_cfg, pin=mode == "gpu")
+            from lerobot.utils.utils import cycle
+
+            dataset, loader = _lerobot_loader(cfg, policy_cfg, device)
+            stream = cycle(loader)  # lerobot-train's `dl_iter = cycle(dataloader)`
+            cameras = list(dataset.meta.camera_keys)
+            deliver = lambda b: _lerobot_deliver(b, cameras, convert)  # noqa: E731
         else:
-            dataset, loader = _kuavo_loader(cfg, meta, policy_cfg, pin=mode != "cpu")
+            dataset, stream = _kuavo_loader(cfg, meta, policy_cfg, pin=mode != "cpu")
+            deliver = lambda b: _kuavo_deliver(b, device, convert)  # noqa: E731
 
-    def endless():
-        while True:
-            yield from loader
-
-    stream = endless()
-    first = _deliver(next(stream), device, convert)
+    first = deliver(next(stream))
     first_batch_s = time.perf_counter() - start
     for _ in range(max(warmup - 1, 0)):
-        _deliver(next(stream), device, convert)
+        deliver(next(stream))
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0, cpu0 = time.perf_counter(), tree_cpu_seconds()
     samples = 0
     for _ in range(batches):
-        batch = _deliver(next(stream), device, convert)
+        batch = deliver(next(stream))
         samples += int(batch["index"].shape[0])
     if device.type == "cuda":
         torch.cuda.synchronize()

@@ -24,6 +24,7 @@ import yaml
 from kuavo_cli.data.bench_memory import TreeMemorySampler
 
 LEROBOT_WINDOW = re.compile(r"step:(\S+) .*?updt_s:([\d.]+) data_s:([\d.]+)")
+LEROBOT_GPU_MEM = re.compile(r"mem_gb:([\d.]+)")
 
 
 def _flag(value: Any) -> str:
@@ -99,21 +100,31 @@ def _run(cmd: list[str], env: dict[str, str], log: Path, gpu: bool) -> tuple[int
     return code, time.perf_counter() - start, memory, log.read_text(errors="replace")
 
 
-def _pool(windows: list[tuple[int, float]], batch: int) -> float | None:
-    """windows: (steps in window, seconds); drop the first, pool the rest -> samples/s."""
+def _pool(windows: list[tuple[int, float, float]], batch: int) -> float | None:
+    """windows: (steps in window, seconds, seconds waiting for data); drop the first, pool the rest ->
+    samples/s."""
     rest = windows[1:] or windows
-    seconds = sum(s for _, s in rest)
-    return sum(n for n, _ in rest) * batch / seconds if seconds > 0 else None
+    seconds = sum(w[1] for w in rest)
+    return sum(w[0] for w in rest) * batch / seconds if seconds > 0 else None
 
 
-def lerobot_windows(log_text: str, log_freq: int) -> list[tuple[int, float]]:
+def _data_wait(windows: list[tuple[int, float, float]]) -> float | None:
+    """Fraction of the steady-state loop time spent waiting for the next batch."""
+    rest = windows[1:] or windows
+    seconds = sum(w[1] for w in rest)
+    return round(sum(w[2] for w in rest) / seconds, 4) if seconds > 0 else None
+
+
+def lerobot_windows(log_text: str, log_freq: int) -> list[tuple[int, float, float]]:
+    """lerobot-train's per-window averages: data_s (next batch, uint8 -> float, preprocessor) + updt_s."""
     windows = []
     for match in LEROBOT_WINDOW.finditer(log_text):
-        windows.append((log_freq, log_freq * (float(match.group(2)) + float(match.group(3)))))
+        update, data = float(match.group(2)), float(match.group(3))
+        windows.append((log_freq, log_freq * (update + data), log_freq * data))
     return windows
 
 
-def kuavo_windows(metrics: Path, batch: int) -> list[tuple[int, float]]:
+def kuavo_windows(metrics: Path, batch: int) -> list[tuple[int, float, float]]:
     windows, previous = [], 0
     for line in metrics.read_text().splitlines():
         rec = json.loads(line)
@@ -121,7 +132,8 @@ def kuavo_windows(metrics: Path, batch: int) -> list[tuple[int, float]]:
             continue
         n = rec["step"] - previous
         previous = rec["step"]
-        windows.append((n, n * batch / rec["samples_per_s"]))
+        seconds = n * batch / rec["samples_per_s"]
+        windows.append((n, seconds, seconds * rec.get("data_wait_fraction", 0.0)))
     return windows
 
 
@@ -133,6 +145,8 @@ def _summary(name: str, code: int, wall: float, memory: dict, windows: list, opt
         "exit_code": code,
         "wall_s": round(wall, 2),
         "samples_per_s": steady,
+        "step_s": round(opts.batch_size / steady, 4) if steady else None,
+        "data_wait_fraction": _data_wait(windows),
         "windows": len(windows),
         "startup_s": round(wall - opts.train_steps * opts.batch_size / steady, 2) if steady else None,
         "log": str(log),
@@ -161,6 +175,9 @@ def run_training(variant: str, root: Path, opts: Any, work: Path, cuda: bool) ->
         cmd = lerobot_command(root, opts.policy, opts, out_dir, cuda)
         code, wall, memory, text = _run(cmd, env, log, cuda)
         windows = lerobot_windows(text, opts.log_freq)
+        mem = [float(m) for m in LEROBOT_GPU_MEM.findall(text)]
+        if mem:  # lerobot-train's own torch.cuda.max_memory_allocated, GB
+            memory["lerobot_max_allocated_gb"] = max(mem)
     else:
         cfg = kuavo_config(root, opts.policy, opts, out_dir, cuda, cache=variant == "kuavo-cache")
         cfg_path = work / f"train-{variant}.yaml"

@@ -6,7 +6,8 @@ task lookup, same image transforms) with three storage accesses swapped for chea
 - non-image delta queries (e.g. ACT's 100-step `action` chunk) gather from columns loaded once into
   tensors instead of materialising a whole HF dataset column per sample (~7 ms -> ~0.05 ms a sample);
 - video frames are decoded by torchcodec from the file path (FFmpeg reads the file itself) instead of
-  through a Python fsspec file object, with lerobot's own `decode_video_frames_torchcodec`;
+  through a Python fsspec file object, following lerobot's `decode_video_frames_torchcodec` step for step
+  but without its extra copy of every frame (`decode_frames`);
 - or, with a `FrameCache`, frames are copied out of a memory-mapped array of pre-decoded frames.
 
 Frames may be shipped as uint8 (4x less worker -> main process traffic, `return_uint8=True` as lerobot
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from lerobot.datasets.dataset_reader import DatasetReader
-from lerobot.datasets.video_utils import VideoDecoderCache, decode_video_frames_torchcodec
+from lerobot.datasets.video_utils import FrameTimestampError, VideoDecoderCache
 
 from kuavo_cli.data.frame_cache import FrameCache
 
@@ -83,6 +84,27 @@ def _column_tensor(hf_dataset: Any, key: str, shape: list[int]) -> torch.Tensor 
         return None
     out = torch.from_numpy(np.ascontiguousarray(values))
     return out.reshape(rows, *shape) if nested else out.reshape(rows)
+
+
+def decode_frames(decoder: Any, timestamps: list[float], tolerance_s: float) -> torch.Tensor:
+    """lerobot's `decode_video_frames_torchcodec(..., return_uint8=True)`, step for step (frame index =
+    round(ts * average_fps), the closest loaded frame per query, the same tolerance check and error), minus
+    its unbind + torch.stack, which copies every decoded frame once more: the decoder's own batch is
+    returned when it is already in query order (always, unless a frame's neighbour is closer)."""
+    average_fps = decoder.metadata.average_fps
+    batch = decoder.get_frames_at(indices=[round(ts * average_fps) for ts in timestamps])
+    query_ts = torch.tensor(timestamps)
+    loaded_ts = torch.tensor(batch.pts_seconds.tolist())  # float32, as lerobot builds it
+    min_, argmin_ = torch.cdist(query_ts[:, None], loaded_ts[:, None], p=1).min(1)
+    is_within_tol = min_ < tolerance_s
+    if not is_within_tol.all():
+        raise FrameTimestampError(
+            f"One or several query timestamps unexpectedly violate the tolerance ({min_[~is_within_tol]} > "
+            f"{tolerance_s=}).\nqueried timestamps: {query_ts}\nloaded timestamps: {loaded_ts}"
+        )
+    if torch.equal(argmin_, torch.arange(len(timestamps))):
+        return batch.data
+    return batch.data[argmin_]
 
 
 class KuavoReader(DatasetReader):
@@ -172,8 +194,8 @@ class KuavoReader(DatasetReader):
         else:
             if self._decoders is None:
                 self._decoders = PathDecoderCache()
-            frames = decode_video_frames_torchcodec(
-                self.root / rel, shifted, self._tolerance_s, decoder_cache=self._decoders, return_uint8=True
+            frames = decode_frames(
+                self._decoders.get_decoder(str(self.root / rel)), shifted, self._tolerance_s
             )
         if not self._return_uint8:
             # Bit-identical to lerobot's (frames / 255.0).type(float32), several times faster.

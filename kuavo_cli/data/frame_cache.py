@@ -5,10 +5,13 @@ epoch; reading the same frame from a page-cached memmap costs a memcpy. The cach
 video files: one array per video file (frames x 3 x H x W, decode order) plus the presentation time of each
 frame, so lookups use lerobot's own timestamp -> frame arithmetic and its tolerance check.
 
-Layout: <cache_dir>/<dataset folder name>-<fingerprint[:16]>/manifest.json + v<i>.npy (frames) + v<i>.pts.npy (seconds).
-The fingerprint covers info.json, the episode metadata, every video file's size and mtime and this
-module's format version: any change to the dataset selects a new cache folder (and removes the old one).
-Frames are stored at the video's own resolution, the resolution lerobot trains at.
+Layout: <cache_dir>/<dataset folder name>[-<h>x<w>]-<fingerprint[:16]>/manifest.json + v<i>.npy (frames) +
+v<i>.pts.npy (seconds). The fingerprint covers info.json, the episode metadata, every video file's size and
+mtime, the resize (if any) and this module's format version: any change to the dataset selects a new cache
+folder (and removes the old one of the same resolution).
+Frames are stored at the video's own resolution (the resolution lerobot trains at), or, with a
+`CacheResize`, at the resolution the policy resizes them to (kuavo_cli/data/frame_cache_resize.py).
+Sizes are exact and known before decoding (`planned_bytes`), so a cache that would not fit is refused first.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from kuavo_cli.data.frame_cache_resize import CacheResize
 from kuavo_cli.errors import KuavoError, UsageError
 
 FORMAT_VERSION = 1
@@ -65,10 +69,12 @@ def video_files(meta: Any) -> list[VideoFile]:
     return sorted(seen.values(), key=lambda v: (v.camera, v.rel_path))
 
 
-def fingerprint(root: Path, meta: Any) -> str:
+def fingerprint(root: Path, meta: Any, resize: CacheResize | None = None) -> str:
     """sha256 over what the cached pixels depend on; cheap (stat calls, small metadata files)."""
     h = hashlib.sha256()
     h.update(f"kuavo-frame-cache/{FORMAT_VERSION}".encode())
+    if resize is not None:
+        h.update(resize.key().encode())
     h.update((root / "meta" / "info.json").read_bytes())
     for path in sorted((root / "meta" / "episodes").rglob("*.parquet")):
         h.update(str(path.relative_to(root)).encode())
@@ -83,11 +89,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:60] or "dataset"
 
 
-def cache_path_for(root: Path, meta: Any, cache_dir: Path | None) -> Path:
+def cache_path_for(root: Path, meta: Any, cache_dir: Path | None, resize: CacheResize | None = None) -> Path:
     # Named by folder and content, not repo id: `kuavo cache DIR` and a training config find the same cache.
-    return (
-        cache_dir or default_cache_dir()
-    ) / f"{_slug(Path(root).resolve().name)}-{fingerprint(root, meta)[:16]}"
+    size = f"-{resize.size[0]}x{resize.size[1]}" if resize else ""
+    name = f"{_slug(Path(root).resolve().name)}{size}-{fingerprint(root, meta, resize)[:16]}"
+    return (cache_dir or default_cache_dir()) / name
 
 
 # ---------------------------------------------------------------- reading
@@ -118,7 +124,9 @@ class FrameCache:
             )
         arrays = self._arrays.get(rel_path)
         if arrays is None:
-            frames = np.load(self.path / entry["frames"], mmap_mode="r")
+            # copy-on-write: tensors may view the pages directly (no copy), and a stray in-place op on
+            # one changes that process's private copy, never the file
+            frames = np.load(self.path / entry["frames"], mmap_mode="c")
             pts = np.load(self.path / entry["pts"])
             arrays = self._arrays[rel_path] = (frames, pts)
         return arrays[0], arrays[1], entry["average_fps"]
@@ -140,7 +148,11 @@ class FrameCache:
                 f"query timestamps {timestamps} are more than {tolerance_s}s from the cached frames "
                 f"{loaded.tolist()} of {rel_path}"
             )
-        return torch.from_numpy(np.ascontiguousarray(frames[indices]))
+        if indices == list(range(indices[0], indices[0] + len(indices))):
+            # consecutive frames (one frame, or a history window): a view of the page cache; the batch
+            # collate then copies each frame once, straight into the shared-memory batch
+            return torch.from_numpy(frames[indices[0] : indices[0] + len(indices)])
+        return torch.from_numpy(frames[indices])  # fancy indexing copies
 
 
 # ---------------------------------------------------------------- building
@@ -149,6 +161,7 @@ def _decode_into(
     video: VideoFile,
     dest: Path,
     advance: Callable[[int], None],
+    resize: CacheResize | None = None,
 ) -> dict[str, Any]:
     """Sequentially decode one video file into <dest>.npy (+ .pts.npy); returns its manifest entry."""
     import torch
@@ -160,6 +173,8 @@ def _decode_into(
     decoder = VideoDecoder(path, seek_mode="exact")
     n = decoder.metadata.num_frames
     h, w = decoder.metadata.height, decoder.metadata.width
+    if resize is not None:
+        h, w = resize.output_size(h, w)
     frames = np.lib.format.open_memmap(
         dest.with_suffix(".npy"), mode="w+", dtype=np.uint8, shape=(n, 3, h, w)
     )
@@ -167,20 +182,59 @@ def _decode_into(
     for start in range(0, n, DECODE_CHUNK):
         stop = min(start + DECODE_CHUNK, n)
         batch = decoder.get_frames_in_range(start, stop)
-        frames[start:stop] = batch.data.numpy()
+        frames[start:stop] = (resize.apply(batch.data) if resize else batch.data).numpy()
         pts[start:stop] = batch.pts_seconds.to(torch.float64).numpy()
         advance(stop - start)
     frames.flush()
     del frames
     np.save(dest.with_suffix(".pts.npy"), pts)
+    return manifest_entry(video, dest.name, n, average_fps)
+
+
+def manifest_entry(video: VideoFile, stem: str, num_frames: int, average_fps: float) -> dict[str, Any]:
     return {
         "camera": video.camera,
         "rel_path": video.rel_path,
-        "frames": dest.with_suffix(".npy").name,
-        "pts": dest.with_suffix(".pts.npy").name,
-        "num_frames": n,
+        "frames": f"{stem}.npy",
+        "pts": f"{stem}.pts.npy",
+        "num_frames": num_frames,
         "average_fps": average_fps,
     }
+
+
+def make_manifest(target: Path, meta: Any, root: Path, entries: list[dict], frame_shape: list[int], resize):
+    return {
+        "format": FORMAT_VERSION,
+        "fingerprint": target.name.rsplit("-", 1)[-1],
+        "repo_id": meta.repo_id,
+        "dataset_root": str(root),
+        "frame_shape": frame_shape,
+        "resize": resize_info(resize),
+        "num_frames": sum(e["num_frames"] for e in entries),
+        "videos": entries,
+    }
+
+
+def resize_info(resize: CacheResize | None) -> dict | None:
+    return (
+        None
+        if resize is None
+        else {"policy": resize.policy, "function": resize.function, "size": list(resize.size)}
+    )
+
+
+def manifest_text(manifest: dict) -> str:
+    return json.dumps(manifest, indent=1)
+
+
+def npy_bytes(shape: tuple[int, ...], dtype: Any) -> int:
+    """Exact size of the .npy file np.save / open_memmap writes for this shape and dtype."""
+    import io
+
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
+    buf = io.BytesIO()
+    np.lib.format._write_array_header(buf, header, None)  # the writer open_memmap and np.save use
+    return buf.tell() + int(np.prod(shape)) * np.dtype(dtype).itemsize
 
 
 @contextlib.contextmanager
@@ -201,14 +255,6 @@ def native_size(meta: Any, key: str) -> tuple[int, int]:
     return (shape[1], shape[2]) if names and names[0] == "channels" else (shape[0], shape[1])
 
 
-def estimate_bytes(meta: Any) -> int:
-    total = 0
-    for key in {v.camera for v in video_files(meta)}:
-        h, w = native_size(meta, key)
-        total += meta.total_frames * 3 * h * w
-    return total
-
-
 @dataclass
 class CacheResult:
     path: Path
@@ -225,46 +271,40 @@ def ensure_frame_cache(
     progress: Callable[[int, int], None] | None = None,
     threads: int | None = None,
     force: bool = False,
+    resize: CacheResize | None = None,
+    max_bytes: int | None = None,
 ) -> CacheResult:
     """Return the cache for this dataset state, building it (atomically) if it does not exist yet
-    (or, with `force`, rebuilding it)."""
+    (or, with `force`, rebuilding it). Refuses, before writing anything, a cache larger than `max_bytes`
+    or than the free space of the cache folder's disk."""
+    from kuavo_cli.data.frame_cache_plan import check_fits, planned_bytes
+
     root = Path(root).resolve()
-    target = cache_path_for(root, meta, cache_dir)
+    target = cache_path_for(root, meta, cache_dir, resize)
     videos = video_files(meta)
     if not videos:
         raise UsageError(f"dataset {root} has no camera videos to cache")
+    if force or not (target / MANIFEST).exists():  # refuse before creating any folder or lock file
+        need = planned_bytes(root, meta, target, resize)
+        check_fits(need, target.parent, max_bytes)
     with _build_lock(target):
         if force and target.exists():
             shutil.rmtree(target)
         if (target / MANIFEST).exists():
             cache = FrameCache(target)
             return CacheResult(target, False, cache.manifest["num_frames"], _folder_bytes(target), [])
-        need = estimate_bytes(meta)
-        free = shutil.disk_usage(target.parent).free
-        if need + DISK_MARGIN > free:
-            raise UsageError(
-                f"the frame cache needs {need / 1e9:.1f} GB but {target.parent} has {free / 1e9:.1f} GB free",
-                "pass --out DIR on a bigger disk (or set dataset.cache_dir)",
-            )
+        check_fits(need, target.parent, max_bytes)  # again: free space may have changed while waiting
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
-            entries = _decode_all(root, videos, staging, progress, threads)
+            entries = _decode_all(root, videos, staging, progress, threads, resize)
             first = np.load(staging / entries[0]["frames"], mmap_mode="r")
-            manifest = {
-                "format": FORMAT_VERSION,
-                "fingerprint": target.name.rsplit("-", 1)[-1],
-                "repo_id": meta.repo_id,
-                "dataset_root": str(root),
-                "frame_shape": list(first.shape[1:]),
-                "num_frames": sum(e["num_frames"] for e in entries),
-                "videos": entries,
-            }
+            manifest = make_manifest(target, meta, root, entries, list(first.shape[1:]), resize)
             del first
-            (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            (staging / MANIFEST).write_text(manifest_text(manifest))
             os.replace(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        removed = _remove_stale(target, root)
+        removed = _remove_stale(target, root, resize)
     return CacheResult(target, True, manifest["num_frames"], _folder_bytes(target), removed)
 
 
@@ -276,7 +316,7 @@ def _decode_error(root: Path, video: VideoFile, err: Exception) -> KuavoError:
     )
 
 
-def _decode_all(root, videos, staging, progress, threads) -> list[dict[str, Any]]:
+def _decode_all(root, videos, staging, progress, threads, resize=None) -> list[dict[str, Any]]:
     from torchcodec.decoders import VideoDecoder
 
     total = 0
@@ -301,7 +341,8 @@ def _decode_all(root, videos, staging, progress, threads) -> list[dict[str, Any]
     workers = max(1, min(threads or os.cpu_count() or 1, len(videos)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_decode_into, root, v, staging / f"v{i}", advance) for i, v in enumerate(videos)
+            pool.submit(_decode_into, root, v, staging / f"v{i}", advance, resize)
+            for i, v in enumerate(videos)
         ]
         results = []
         for video, future in zip(videos, futures, strict=True):
@@ -312,8 +353,8 @@ def _decode_all(root, videos, staging, progress, threads) -> list[dict[str, Any]
         return results
 
 
-def _remove_stale(current: Path, root: Path) -> list[str]:
-    """Older caches of the same dataset folder are dead weight once the dataset changed."""
+def _remove_stale(current: Path, root: Path, resize: CacheResize | None = None) -> list[str]:
+    """Older caches of the same dataset folder (and resolution) are dead weight once the dataset changed."""
     removed = []
     for other in current.parent.iterdir():
         if other == current or not (other / MANIFEST).is_file():
@@ -322,7 +363,7 @@ def _remove_stale(current: Path, root: Path) -> list[str]:
             info = json.loads((other / MANIFEST).read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if info.get("dataset_root") == str(root):
+        if info.get("dataset_root") == str(root) and info.get("resize") == resize_info(resize):
             shutil.rmtree(other, ignore_errors=True)
             removed.append(str(other))
     return removed
@@ -333,7 +374,13 @@ def _folder_bytes(path: Path) -> int:
 
 
 def ensure_frame_cache_with_bar(
-    root: Path, meta: Any, cache_dir: Path | None = None, console: Any = None, force: bool = False
+    root: Path,
+    meta: Any,
+    cache_dir: Path | None = None,
+    console: Any = None,
+    force: bool = False,
+    resize: CacheResize | None = None,
+    max_bytes: int | None = None,
 ) -> CacheResult:
     """`ensure_frame_cache` with a rich progress bar on stderr (shown only while it decodes)."""
     from rich.console import Console
@@ -364,32 +411,8 @@ def ensure_frame_cache_with_bar(
         progress.update(task, completed=done, rate=f"{rate:.0f} frames/s")
 
     try:
-        return ensure_frame_cache(root, meta, cache_dir, progress=report, force=force)
+        return ensure_frame_cache(
+            root, meta, cache_dir, progress=report, force=force, resize=resize, max_bytes=max_bytes
+        )
     finally:
         progress.stop()
-
-
-def cache_dataset(
-    dataset: Path, cache_dir: Path | None = None, force: bool = False, console: Any = None
-) -> dict:
-    """`kuavo cache`: build (or find) the frame cache of a local LeRobot dataset folder."""
-    import time
-
-    dataset = Path(dataset)
-    info = dataset / "meta" / "info.json"
-    if not info.is_file():
-        raise UsageError(f"{dataset} is not a LeRobot dataset (no meta/info.json)", "pass a dataset folder")
-    from kuavo_cli.data.integrity import open_checked
-
-    meta = open_checked(dataset, f"local/{dataset.resolve().name}")  # every video whole before decoding
-    start = time.perf_counter()
-    result = ensure_frame_cache_with_bar(dataset, meta, cache_dir, console=console, force=force)
-    return {
-        "cache": str(result.path),
-        "built": result.built,
-        "frames": result.num_frames,
-        "bytes": result.bytes,
-        "seconds": round(time.perf_counter() - start, 2),
-        "removed_stale": result.removed_stale,
-        "config": {"dataset": {"cache": True, "cache_dir": str(result.path.parent)}},
-    }

@@ -146,19 +146,28 @@ def _make_one(
             # Augmentations expect float frames, so not with those.
             return_uint8=transforms is None,
         )
-    return _accelerate(cfg, dataset)
+    return _accelerate(cfg, dataset, policy_cfg)
 
 
-def _accelerate(cfg: DistributedTrainConfig, dataset: Any) -> Any:
+def _accelerate(cfg: DistributedTrainConfig, dataset: Any, policy_cfg: Any = None) -> Any:
     """Same items, cheaper reads (kuavo_cli/data/fast_reader.py); frames from the decoded-frame cache when
-    `dataset.cache` is on (built on first use, one builder across ranks)."""
+    `dataset.cache` is on (built on first use, one builder across ranks; at the policy's resolution with
+    `dataset.cache_resolution: policy`)."""
     from kuavo_cli.data.fast_reader import accelerate_dataset
 
     cache = None
     if cfg.dataset.cache:
         from kuavo_cli.data.frame_cache import FrameCache, ensure_frame_cache_with_bar
+        from kuavo_cli.data.frame_cache_plan import resize_for
 
-        built = ensure_frame_cache_with_bar(dataset.root, dataset.meta, cfg.dataset.cache_dir)
+        resize = resize_for(cfg.dataset.cache_resolution, policy_cfg)
+        if resize is not None and cfg.dataset.image_transforms:
+            raise UsageError(
+                "dataset.image_transforms augment full-resolution frames; with cache_resolution: policy "
+                "they would see the resized ones",
+                "use dataset.cache_resolution: native (or turn the augmentations off)",
+            )
+        built = ensure_frame_cache_with_bar(dataset.root, dataset.meta, cfg.dataset.cache_dir, resize=resize)
         cache = FrameCache(built.path)
     return accelerate_dataset(dataset, cache=cache)
 
