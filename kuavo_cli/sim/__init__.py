@@ -1,0 +1,1 @@
+"""Closed-loop simulation for `kuavo eval --sim`: scenes, control, rendering, tasks, episodes, reports."""
