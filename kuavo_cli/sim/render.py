@@ -55,7 +55,10 @@ def missing_library_message(tried: list[str]) -> str:
 
 
 def configure_gl() -> str:
-    """Choose and export MUJOCO_GL ('egl' or 'osmesa'); raise one line naming the missing library."""
+    """Check (once per process) the MUJOCO_GL backend and export it; raise one line naming what is missing.
+
+    Before MuJoCo is imported a failing EGL falls back to OSMesa; afterwards only the imported choice can work.
+    """
     global _chosen
     if _chosen:
         return _chosen
@@ -63,12 +66,15 @@ def configure_gl() -> str:
     if wanted in BACKENDS and os.environ.get("KUAVO_SIM_GL_OK") == wanted:
         _chosen = wanted  # a parent process already probed it
         return wanted
-    if "mujoco" in sys.modules and wanted in BACKENDS:
-        candidates = [wanted]  # too late to switch: MuJoCo already read MUJOCO_GL
-    elif wanted in BACKENDS:
-        candidates = [wanted]
+    if wanted in BACKENDS:
+        candidates = [wanted] if "mujoco" in sys.modules else list(dict.fromkeys([wanted, "osmesa"]))
     else:
         candidates = ["egl", "osmesa"] if _gpu_present() else ["osmesa"]
+    if "mujoco" in sys.modules and wanted not in BACKENDS:
+        raise KuavoError(
+            f"MuJoCo was imported with MUJOCO_GL={wanted or 'unset'} (no offscreen rendering); "
+            "import kuavo_cli.sim before mujoco, or set MUJOCO_GL=osmesa (CPU) or egl (GPU)"
+        )
     for backend in candidates:
         if _works(backend):
             os.environ["MUJOCO_GL"] = os.environ["PYOPENGL_PLATFORM"] = backend

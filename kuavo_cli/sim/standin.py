@@ -69,7 +69,7 @@ def _add_arm(spec, torso, side: str) -> None:
     hand.add_geom(type=box, pos=[0, 0, -0.04], size=[0.025, 0.055, 0.02], mass=0.3, rgba=[0.2, 0.2, 0.2, 1], **ROBOT)
     hand.add_site(name=f"tcp_{side}", pos=[0, 0, -0.115], size=[0.005, 0, 0])
     # The wrist camera looks along the fingers (-z of the hand), from the back of the palm.
-    hand.add_camera(name=f"wrist_cam_{side}", pos=[0.05, 0, -0.03], xyaxes=[0, -1, 0, -1, 0, 0], fovy=75)
+    hand.add_camera(name=f"wrist_cam_{side}", pos=[0.05, 0, -0.03], xyaxes=[0, 1, 0, -1, 0, 0], fovy=80)
     for k, fy in enumerate((1.0, -1.0)):
         finger = hand.add_body(name=f"finger_{side}{k}", pos=[0, fy * 0.045, -0.09])
         finger.add_joint(
@@ -110,11 +110,14 @@ def build_model():
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     vis = getattr(spec.visual, "global")  # `global` is a Python keyword
     vis.offwidth, vis.offheight = 640, 480
+    spec.visual.quality.shadowsize = 0  # shadows cost 10-30x in software (OSMesa) rendering
     box = mujoco.mjtGeom.mjGEOM_BOX
     world = spec.worldbody
     world.add_light(pos=[0.3, 0, 2.5], dir=[0, 0, -1], diffuse=[0.8, 0.8, 0.8])
     world.add_light(pos=[1.5, 1.0, 2.0], dir=[-1, -0.6, -1], diffuse=[0.3, 0.3, 0.3])
     world.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 0.1], rgba=[0.5, 0.55, 0.6, 1], **WORLD)
+    # A backdrop so the cameras see a scene, not black, when they look up or forward.
+    world.add_geom(type=box, pos=[1.4, 0, 1.2], size=[0.02, 2.0, 1.2], rgba=[0.75, 0.78, 0.7, 1], contype=0, conaffinity=0)
     tx, ty = TABLE_CENTRE
     world.add_geom(
         name="table", type=box, pos=[tx, ty, TABLE_TOP - 0.02], size=[0.25, 0.5, 0.02],
@@ -134,7 +137,7 @@ def build_model():
     torso = world.add_body(name="base_link", pos=[0, 0, 0])  # welded: no free joint
     torso.add_geom(type=box, pos=[-0.05, 0, 1.05], size=[0.08, 0.17, 0.25], rgba=[0.85, 0.85, 0.9, 1], **ROBOT)
     torso.add_geom(type=mujoco.mjtGeom.mjGEOM_SPHERE, pos=[-0.03, 0, 1.45], size=[0.1, 0, 0], **ROBOT)
-    torso.add_camera(name="head_cam_h", pos=[0.07, 0, 1.5], xyaxes=[0, -1, 0, 0.78, 0, 0.62], fovy=70)
+    torso.add_camera(name="head_cam_h", pos=[0.07, 0, 1.5], xyaxes=[0, -1, 0, 0.7, 0, 0.71], fovy=70)
     for side in ("l", "r"):
         _add_arm(spec, torso, side)
     return spec.compile()
