@@ -43,8 +43,12 @@ def eval_checkpoints(
         Path | None,
         typer.Option(help="--sim task1..3: your kuavo-ros-opensource checkout (default: $KUAVO_SIM_ASSETS)."),
     ] = None,
-    workers: Annotated[int, typer.Option(help="--sim: episodes run in parallel over this many processes.")] = 1,
-    video: Annotated[bool, typer.Option("--video", help="--sim: one MP4 per episode, the 3 cameras tiled.")] = False,
+    workers: Annotated[
+        int, typer.Option(help="--sim: episodes run in parallel over this many processes.")
+    ] = 1,
+    video: Annotated[
+        bool, typer.Option("--video", help="--sim: one MP4 per episode, the 3 cameras tiled.")
+    ] = False,
     latency: Annotated[
         str,
         typer.Option(
@@ -103,7 +107,9 @@ def _eval_sim(checkpoints, sim, episodes, seed, assets, workers, video, latency,
     try:
         count = int(episodes) if episodes is not None else 10
     except ValueError:
-        raise UsageError(f"--episodes {episodes!r}: with --sim it is a number of episodes", "e.g. --episodes 20") from None
+        raise UsageError(
+            f"--episodes {episodes!r}: with --sim it is a number of episodes", "e.g. --episodes 20"
+        ) from None
     report = evaluate_sim(
         checkpoints, scene=sim, episodes=count, seed=seed, assets=assets, workers=workers, video=video,
         latency=latency, jpeg_quality=jpeg, device=device, out=out, plots_enabled=not no_plots,

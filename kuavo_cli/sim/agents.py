@@ -49,7 +49,9 @@ def policy_needs(policy_cfg: Any, renames: dict[str, str], label: str) -> Policy
             )
         if sim_key in CAMERA_KEYS:
             if len(shape) != 3 or shape[0] != 3:
-                raise UsageError(f"{label}: camera feature {key} has shape {shape}; the sim renders RGB (3, H, W)")
+                raise UsageError(
+                    f"{label}: camera feature {key} has shape {shape}; the sim renders RGB (3, H, W)"
+                )
             cameras[sim_key] = (int(shape[1]), int(shape[2]))
         mapping[key] = sim_key
     return PolicyNeeds(cameras, mapping)
@@ -62,7 +64,9 @@ class PolicyAgent:
     exactly as the policy emits them.
     """
 
-    def __init__(self, policy: Any, cfg: Any, pre: Any, post: Any, needs: PolicyNeeds, device: str, task: str):
+    def __init__(
+        self, policy: Any, cfg: Any, pre: Any, post: Any, needs: PolicyNeeds, device: str, task: str
+    ):
         self.policy, self.cfg, self.pre, self.post = policy, cfg, pre, post
         self.needs, self.device, self.task = needs, device, task
 

@@ -98,7 +98,9 @@ class SimController:
         """A 16-D dataset action: arm joints (rad, clipped to the official ranges) and grips in [0, 1]."""
         action = np.asarray(action, dtype=float).reshape(-1)
         if action.shape[0] != 16 or not np.all(np.isfinite(action)):
-            raise ValueError(f"the policy returned a {action.shape[0]}-D action with non-finite values or a wrong size")
+            raise ValueError(
+                f"the policy returned a {action.shape[0]}-D action with non-finite values or a wrong size"
+            )
         self.arm_target = np.clip(action[ARM_SLOTS], ARM_LOW, ARM_HIGH)
         grips = np.clip(action[list(GRIPPER_INDICES)], 0.0, 1.0)
         self.data.ctrl[self.grip_act] = grips * GRIPPER_COMMAND_SCALE
@@ -110,7 +112,9 @@ class SimController:
             if group.qadr.size == 0:
                 continue
             err = target - d.qpos[group.qadr]
-            d.qfrc_applied[group.dadr] = group.kp * err - group.kd * d.qvel[group.dadr] + d.qfrc_bias[group.dadr]
+            d.qfrc_applied[group.dadr] = (
+                group.kp * err - group.kd * d.qvel[group.dadr] + d.qfrc_bias[group.dadr]
+            )
 
     def advance(self, seconds: float) -> None:
         """Run physics for `seconds` (rounded to whole physics steps) with the held targets."""

@@ -38,7 +38,9 @@ def make_agent(source: str, scene: Any, device: str) -> Any:
     if source == "builtin:hold":
         return HoldStillAgent()
     if source.startswith("builtin:"):
-        raise UsageError(f"{source!r} is not a built-in agent", f"use one of {', '.join(BUILTINS)} or a checkpoint")
+        raise UsageError(
+            f"{source!r} is not a built-in agent", f"use one of {', '.join(BUILTINS)} or a checkpoint"
+        )
     return PolicyAgent.load(source, device=device, task=scene.task.instruction)
 
 
@@ -60,7 +62,9 @@ def run_one(job: EpisodeJob, seed: int) -> dict[str, Any]:
     scene, agent = _scene_and_agent(job)
     options = job.options
     if job.video_dir:
-        options = EpisodeOptions(**{**vars(options), "video_path": Path(job.video_dir) / f"seed_{seed:04d}.mp4"})
+        options = EpisodeOptions(
+            **{**vars(options), "video_path": Path(job.video_dir) / f"seed_{seed:04d}.mp4"}
+        )
     record: EpisodeRecord = run_episode(scene, agent, seed, options)
     out = record.as_dict()
     out["traceback"] = record.traceback

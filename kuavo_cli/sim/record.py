@@ -67,7 +67,9 @@ def record_expert_dataset(
             for i in range(num_episodes):
                 record = run_episode(scene, agent, seed + i, EpisodeOptions(latency_s=0.0), on_step=add)
                 if record.error or not record.success:
-                    raise KuavoError(f"the scripted expert failed on seed {seed + i}: {record.error or 'task not solved'}")
+                    raise KuavoError(
+                        f"the scripted expert failed on seed {seed + i}: {record.error or 'task not solved'}"
+                    )
                 dataset.save_episode(parallel_encoding=False)
                 scores.append(record.score)
                 if progress:

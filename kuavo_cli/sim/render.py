@@ -51,7 +51,9 @@ def missing_library_message(tried: list[str]) -> str:
         found = ctypes.util.find_library(lib)
         state = "found but failed to start" if found else "not found"
         parts.append(f"{backend}: lib{lib} {state} (apt-get install {package})")
-    return "no offscreen OpenGL for MuJoCo: " + "; ".join(parts) + "; scripts/ensure_osmesa.sh installs OSMesa"
+    return (
+        "no offscreen OpenGL for MuJoCo: " + "; ".join(parts) + "; scripts/ensure_osmesa.sh installs OSMesa"
+    )
 
 
 def configure_gl() -> str:

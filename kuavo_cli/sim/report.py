@@ -68,7 +68,9 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for row in report["ranking"]:
         lo, hi = row["success_ci95"]
-        lines.append(f"| {row['rank']} | {row['label']} | {row['success_rate']:.0%} | {lo:.0%}-{hi:.0%} | {row['mean_score']:.1f} |")
+        lines.append(
+            f"| {row['rank']} | {row['label']} | {row['success_rate']:.0%} | {lo:.0%}-{hi:.0%} | {row['mean_score']:.1f} |"
+        )
     for result in report["results"]:
         lines += ["", f"## {result['label']}", "", "| seed | success | score | breakdown | steps | sim s | error |",
                   "|---|---|---|---|---|---|---|"]  # fmt: skip

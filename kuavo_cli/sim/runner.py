@@ -58,7 +58,9 @@ def parse_latency(text: str | float | None) -> float | None:
     try:
         ms = float(text)
     except ValueError:
-        raise UsageError(f"--latency {text!r} is not 'measured' or milliseconds", "e.g. --latency 0 or 40") from None
+        raise UsageError(
+            f"--latency {text!r} is not 'measured' or milliseconds", "e.g. --latency 0 or 40"
+        ) from None
     if ms < 0 or not np.isfinite(ms):
         raise UsageError(f"--latency {text!r} must be >= 0 ms")
     return ms / 1000.0
@@ -70,6 +72,7 @@ class EpisodeOptions:
     jpeg_quality: int | None = None  # JPEG round trip of every camera frame, as the robot's topics
     video_path: Path | None = None
     video_size: tuple[int, int] = (96, 128)  # (H, W) per camera tile when the policy needs no camera
+    max_steps: int | None = None  # None: the task's own limit
 
 
 @dataclass
@@ -159,7 +162,7 @@ def run_episode(
     try:
         sim.reset(np.random.default_rng(seed))
         agent.reset(sim, seed)
-        for steps in range(1, task.max_steps + 1):
+        for steps in range(1, (options.max_steps or task.max_steps) + 1):
             obs = observer.observe(sim)
             if steps == 1:
                 first_sha = _frames_sha(obs)

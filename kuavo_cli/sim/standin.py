@@ -59,14 +59,22 @@ def _add_arm(spec, torso, side: str) -> None:
             name=name, type=hinge, axis=list(ARM_AXES[i]), range=[lo, hi], armature=0.05, damping=1.0
         )
         if i == 2:
-            body.add_geom(type=capsule, fromto=[0, 0, 0, 0, 0, -UPPER_ARM], size=[0.035, 0, 0], mass=1.5, **ROBOT)
+            body.add_geom(
+                type=capsule, fromto=[0, 0, 0, 0, 0, -UPPER_ARM], size=[0.035, 0, 0], mass=1.5, **ROBOT
+            )
         elif i == 4:
-            body.add_geom(type=capsule, fromto=[0, 0, 0, 0, 0, -FOREARM], size=[0.03, 0, 0], mass=1.0, **ROBOT)
+            body.add_geom(
+                type=capsule, fromto=[0, 0, 0, 0, 0, -FOREARM], size=[0.03, 0, 0], mass=1.0, **ROBOT
+            )
         else:
-            body.add_geom(type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[0.02, 0, 0], mass=0.2, contype=0, conaffinity=0)
+            body.add_geom(
+                type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[0.02, 0, 0], mass=0.2, contype=0, conaffinity=0
+            )
         parent = body
     hand = parent
-    hand.add_geom(type=box, pos=[0, 0, -0.04], size=[0.025, 0.055, 0.02], mass=0.3, rgba=[0.2, 0.2, 0.2, 1], **ROBOT)
+    hand.add_geom(
+        type=box, pos=[0, 0, -0.04], size=[0.025, 0.055, 0.02], mass=0.3, rgba=[0.2, 0.2, 0.2, 1], **ROBOT
+    )
     hand.add_site(name=f"tcp_{side}", pos=[0, 0, -0.115], size=[0.005, 0, 0])
     # The wrist camera looks along the fingers (-z of the hand), from the back of the palm.
     hand.add_camera(name=f"wrist_cam_{side}", pos=[0.05, 0, -0.03], xyaxes=[0, 1, 0, -1, 0, 0], fovy=80)
@@ -117,7 +125,14 @@ def build_model():
     world.add_light(pos=[1.5, 1.0, 2.0], dir=[-1, -0.6, -1], diffuse=[0.3, 0.3, 0.3])
     world.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 0.1], rgba=[0.5, 0.55, 0.6, 1], **WORLD)
     # A backdrop so the cameras see a scene, not black, when they look up or forward.
-    world.add_geom(type=box, pos=[1.4, 0, 1.2], size=[0.02, 2.0, 1.2], rgba=[0.75, 0.78, 0.7, 1], contype=0, conaffinity=0)
+    world.add_geom(
+        type=box,
+        pos=[1.4, 0, 1.2],
+        size=[0.02, 2.0, 1.2],
+        rgba=[0.75, 0.78, 0.7, 1],
+        contype=0,
+        conaffinity=0,
+    )
     tx, ty = TABLE_CENTRE
     world.add_geom(
         name="table", type=box, pos=[tx, ty, TABLE_TOP - 0.02], size=[0.25, 0.5, 0.02],
@@ -135,7 +150,9 @@ def build_model():
         friction=[1.5, 0.02, 0.001], condim=4, **WORLD,
     )  # fmt: skip
     torso = world.add_body(name="base_link", pos=[0, 0, 0])  # welded: no free joint
-    torso.add_geom(type=box, pos=[-0.05, 0, 1.05], size=[0.08, 0.17, 0.25], rgba=[0.85, 0.85, 0.9, 1], **ROBOT)
+    torso.add_geom(
+        type=box, pos=[-0.05, 0, 1.05], size=[0.08, 0.17, 0.25], rgba=[0.85, 0.85, 0.9, 1], **ROBOT
+    )
     torso.add_geom(type=mujoco.mjtGeom.mjGEOM_SPHERE, pos=[-0.03, 0, 1.45], size=[0.1, 0, 0], **ROBOT)
     torso.add_camera(name="head_cam_h", pos=[0.07, 0, 1.5], xyaxes=[0, -1, 0, 0.7, 0, 0.71], fovy=70)
     for side in ("l", "r"):
@@ -189,7 +206,9 @@ class PickCubeTask:
             "qadr": model.jnt_qposadr[mujoco.mj_name2id(model, obj.mjOBJ_JOINT, "cube_free")],
             "vadr": model.jnt_dofadr[mujoco.mj_name2id(model, obj.mjOBJ_JOINT, "cube_free")],
         }
-        self._pads = {mujoco.mj_name2id(model, obj.mjOBJ_GEOM, f"finger_{s}{k}_pad") for s in "lr" for k in (0, 1)}
+        self._pads = {
+            mujoco.mj_name2id(model, obj.mjOBJ_GEOM, f"finger_{s}{k}_pad") for s in "lr" for k in (0, 1)
+        }
 
     def reset(self, model, data, rng: np.random.Generator) -> None:
         self._resolve(model)
