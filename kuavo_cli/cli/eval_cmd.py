@@ -17,7 +17,8 @@ def eval_checkpoints(
         list[str],
         typer.Argument(
             help="Run folder (uses best, else last), checkpoints/<step> folder or pretrained_model folder; "
-            "several are ranked against each other. With --sim also builtin:expert or builtin:hold.",
+            "several are ranked against each other. With --sim also builtin:expert, builtin:hold, or "
+            "tcp://HOST:PORT (a policy behind kuavo serve).",
             show_default=False,
         ),
     ],

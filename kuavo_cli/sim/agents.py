@@ -6,14 +6,16 @@ float32) and `observation.images.<camera>` (HxWx3 uint8) exactly as the dataset 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from kuavo_cli.data.schema import ACTION_KEY, CAMERA_KEYS, ROBOT_TYPE, STATE_KEY
-from kuavo_cli.errors import UsageError
+from kuavo_cli.errors import KuavoError, UsageError
 
 SIM_FEATURES = {STATE_KEY: (16,), ACTION_KEY: (16,)}  # plus each camera key with (3, H, W), any H x W
 
@@ -91,21 +93,69 @@ class PolicyAgent:
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         import torch
 
-        batch: dict[str, Any] = {}
-        for sim_key in self.needs.feature_map.values():
-            if sim_key == ACTION_KEY:
-                continue
-            value = obs[sim_key]
-            if sim_key in CAMERA_KEYS:  # HWC uint8 -> 1x3xHxW float in [0, 1], as the dataset decodes it
-                tensor = torch.from_numpy(np.ascontiguousarray(value)).permute(2, 0, 1).float() / 255.0
-            else:
-                tensor = torch.from_numpy(np.asarray(value, dtype=np.float32))
-            batch[sim_key] = tensor.unsqueeze(0)
-        batch["task"] = self.task
-        batch["robot_type"] = ROBOT_TYPE
+        batch = observation_batch(obs, self.needs, self.task)
         with torch.inference_mode():
             action = self.post(self.policy.select_action(self.pre(batch)))
         return action.reshape(-1).float().cpu().numpy()
+
+
+def observation_batch(obs: dict[str, np.ndarray], needs: PolicyNeeds, task: str) -> dict[str, Any]:
+    """The observation as lerobot's loop hands it to a policy: batched tensors, images 1x3xHxW in [0, 1]."""
+    import torch
+
+    batch: dict[str, Any] = {}
+    for sim_key in needs.feature_map.values():
+        if sim_key == ACTION_KEY:
+            continue
+        value = obs[sim_key]
+        if sim_key in CAMERA_KEYS:  # HWC uint8 -> 1x3xHxW float in [0, 1], as the dataset decodes it
+            tensor = torch.from_numpy(np.ascontiguousarray(value)).permute(2, 0, 1).float() / 255.0
+        else:
+            tensor = torch.from_numpy(np.asarray(value, dtype=np.float32))
+        batch[sim_key] = tensor.unsqueeze(0)
+    batch["task"] = task
+    batch["robot_type"] = ROBOT_TYPE
+    return batch
+
+
+class ServedAgent:
+    """A policy behind `kuavo serve` (ZeroMQ REQ/REP), source `tcp://host:port`: a CPU box can evaluate a
+    GPU-served policy. The server runs the checkpoint's own processors; raw observations travel."""
+
+    def __init__(self, url: str, task: str, startup_timeout_s: float = 60.0):
+        match = re.fullmatch(r"tcp://([^:/]+):(\d+)", url)
+        if match is None:
+            raise UsageError(
+                f"{url!r} is not a kuavo serve address", "use tcp://HOST:PORT, e.g. tcp://127.0.0.1:5555"
+            )
+        try:
+            from kuavo_cli.serve.dropin_client import PolicyClient
+        except ImportError as err:
+            raise UsageError(
+                f"{url}: the kuavo serve client is not available ({err})", "update kuavo"
+            ) from err
+        try:
+            self.client = PolicyClient(
+                match.group(1), int(match.group(2)), startup_timeout_s=startup_timeout_s
+            )
+        except Exception as err:
+            raise KuavoError(f"{url}: no kuavo serve answering: {err}") from err
+        info = self.client.info
+        self.cfg = SimpleNamespace(
+            type=info.get("config", {}).get("type", "served"),
+            input_features={k: SimpleNamespace(shape=tuple(v)) for k, v in info.get("input_features", {}).items()},
+            output_features={k: SimpleNamespace(shape=tuple(v)) for k, v in info.get("output_features", {}).items()},
+        )  # fmt: skip
+        self.needs = policy_needs(self.cfg, {}, url)
+        self.task = task
+
+    def reset(self, sim: Any, seed: int) -> None:
+        self.client.reset()
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        batch = observation_batch(obs, self.needs, self.task)
+        batch.pop("robot_type")
+        return self.client.select_action(batch).reshape(-1).float().cpu().numpy()
 
 
 class HoldStillAgent:

@@ -19,6 +19,8 @@ from kuavo_cli.sim.runner import EpisodeOptions, make_scene, parse_latency
 def _label(source: str, taken: list[str]) -> str:
     if source in BUILTINS:
         name = source.split(":", 1)[1]
+    elif source.startswith("tcp://"):
+        name = "served-" + source.removeprefix("tcp://")
     else:
         from kuavo_cli.checkpoints import resolve_checkpoint
         from kuavo_cli.evaluate.api import checkpoint_label
@@ -87,8 +89,10 @@ def evaluate_sim(
                 options=EpisodeOptions(latency_s=latency_s, jpeg_quality=jpeg_quality),
                 video_dir=str(out / "videos" / label) if video else None,
             )  # fmt: skip
-            preloaded = (world, agent) if workers <= 1 else None
-            episodes_out = run_many(job, seeds, workers, lambda _r: progress.advance(bar), preloaded)
+            # A served policy keeps one action queue on the server: its episodes must run one at a time.
+            n_workers = 1 if source.startswith("tcp://") else workers
+            preloaded = (world, agent) if n_workers <= 1 else None
+            episodes_out = run_many(job, seeds, n_workers, lambda _r: progress.advance(bar), preloaded)
             for e in episodes_out:
                 if e.get("error"):
                     console.print(f"[yellow]warning:[/yellow] {label} seed {e['seed']}: {e['error']}")

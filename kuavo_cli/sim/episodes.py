@@ -1,7 +1,8 @@
 """Run many seeded episodes of one agent, in this process or over W spawned worker processes.
 
-An agent source is a checkpoint path, or `builtin:expert` / `builtin:hold` (the scripted expert and a
-robot that holds still: the reference points of a score). Workers build their own scene and load their
+An agent source is a checkpoint path, `tcp://host:port` (a policy behind `kuavo serve`), or
+`builtin:expert` / `builtin:hold` (the scripted expert and a robot that holds still: the reference points
+of a score). Workers build their own scene and load their
 own policy once, then take seeds from a shared pool; results come back in seed order.
 """
 
@@ -31,12 +32,14 @@ class EpisodeJob:
 
 
 def make_agent(source: str, scene: Any, device: str) -> Any:
-    from kuavo_cli.sim.agents import ExpertAgent, HoldStillAgent, PolicyAgent
+    from kuavo_cli.sim.agents import ExpertAgent, HoldStillAgent, PolicyAgent, ServedAgent
 
     if source == "builtin:expert":
         return ExpertAgent(scene.name)
     if source == "builtin:hold":
         return HoldStillAgent()
+    if source.startswith("tcp://"):
+        return ServedAgent(source, task=scene.task.instruction)
     if source.startswith("builtin:"):
         raise UsageError(
             f"{source!r} is not a built-in agent", f"use one of {', '.join(BUILTINS)} or a checkpoint"
