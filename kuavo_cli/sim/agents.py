@@ -184,7 +184,7 @@ class ExpertAgent:
         from kuavo_cli.sim.expert import PickCubeExpert
 
         self._expert = PickCubeExpert()
-        self._expert.reset(sim)
+        self._expert.reset(sim, seed)
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return self._expert.act(obs)

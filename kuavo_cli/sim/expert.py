@@ -26,6 +26,9 @@ PHASES = (
 )
 
 
+LEFT_GESTURE = np.array([-1.0, 0.5, 0.3, -0.8, 0.3, 0.2, 0.2])  # joint directions of the left arm's gesture
+
+
 def _rot_y(angle: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
@@ -75,7 +78,7 @@ class PickCubeExpert:
     def __init__(self) -> None:
         self._plan: list[tuple[float, np.ndarray, float]] = []
 
-    def reset(self, sim: SimController) -> None:
+    def reset(self, sim: SimController, seed: int = 0) -> None:
         task = sim.scene.task
         cube = np.array([*task.cube_xy, standin.TABLE_TOP + standin.CUBE_HALF])
         bin_ = np.array([*standin.BIN_CENTRE, standin.TABLE_TOP + standin.CUBE_HALF])
@@ -90,14 +93,17 @@ class PickCubeExpert:
             t += seconds
             self._plan.append((t, anchors[anchor] + np.asarray(offset), grip))
         self.t = 0.0
+        # The left arm makes a slow seeded gesture. An arm that never moves has ~0 variance in the data, and
+        # mean/std normalisation then turns its sub-millirad jitter into huge policy inputs.
+        self.left_start = self.q_target[:7].copy()
+        self.left_amp = np.random.default_rng([seed, 7]).uniform(0.1, 0.3)
 
     def _waypoint(self, t: float) -> tuple[np.ndarray, float]:
-        for (t0, p0, _), (t1, p1, g1) in zip(self._plan, self._plan[1:], strict=False):
+        for (t0, p0, g0), (t1, p1, g1) in zip(self._plan, self._plan[1:], strict=False):
             if t <= t1:
                 u = (t - t0) / (t1 - t0)
                 u = u * u * (3 - 2 * u)  # smoothstep: no velocity jumps between phases
-                grip_prev = self._plan[self._plan.index((t0, p0, _))][2]
-                return p0 + u * (p1 - p0), g1 if u > 0.5 else grip_prev
+                return p0 + u * (p1 - p0), g1 if u > 0.5 else g0
         return self._plan[-1][1], self._plan[-1][2]
 
     def act(self, obs: dict) -> np.ndarray:
@@ -105,6 +111,8 @@ class PickCubeExpert:
         pos, grip = self._waypoint(self.t)
         q_right = self.ik.solve(self.q_target[7:], pos, self.rot)
         self.q_target[7:] = np.clip(q_right, ARM_LOW[7:], ARM_HIGH[7:])
+        wave = self.left_amp * np.sin(np.pi * min(self.t / self._plan[-1][0], 1.0))
+        self.q_target[:7] = np.clip(self.left_start + wave * LEFT_GESTURE, ARM_LOW[:7], ARM_HIGH[:7])
         action = np.zeros(16, dtype=np.float32)
         action[0:7], action[8:15] = self.q_target[:7], self.q_target[7:]
         action[7], action[15] = 0.0, grip

@@ -50,7 +50,9 @@ def record_expert_dataset(
     target = staging / "dataset"
     scores: list[float] = []
     try:
-        with quiet_logs():
+        from kuavo_cli.evaluate.api import no_datasets_progress
+
+        with quiet_logs(), no_datasets_progress():
             from lerobot.configs.video import RGBEncoderConfig
             from lerobot.datasets import LeRobotDataset
 

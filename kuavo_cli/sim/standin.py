@@ -18,9 +18,9 @@ TABLE_TOP = 0.78
 TABLE_CENTRE = (0.45, 0.0)
 CUBE_HALF = 0.02
 CUBE_HOME = np.array([0.40, -0.22])  # xy, randomised per seed by +-CUBE_JITTER
-CUBE_JITTER = 0.025
+CUBE_JITTER = 0.02
 BIN_CENTRE = np.array([0.42, 0.0])
-BIN_INNER_HALF = 0.065
+BIN_INNER_HALF = 0.075
 BIN_WALL = (0.006, 0.035)  # half thickness, half height
 FINGER_TRAVEL = 0.036  # slide range per finger: 0 open .. 0.036 closed (pads just touch)
 SHOULDER = (0.0, 0.22, 1.25)
@@ -89,7 +89,7 @@ def _add_arm(spec, torso, side: str) -> None:
             damping=2.0,
         )
         finger.add_geom(
-            name=f"finger_{side}{k}_pad", type=box, size=[0.012, 0.006, 0.03], mass=0.05,
+            name=f"finger_{side}{k}_pad", type=box, size=[0.03, 0.006, 0.03], mass=0.05,
             friction=[1.5, 0.02, 0.001], condim=4, rgba=[0.9, 0.5, 0.1, 1], **ROBOT,
         )  # fmt: skip
     eq = spec.add_equality(type=mujoco.mjtEq.mjEQ_JOINT, name1=f"finger_{side}1_joint")
