@@ -49,11 +49,12 @@ def demo_train_overrides(data_root: Path, run_dir: Path, steps: int) -> dict:
         "batch_size": 16,
         "num_workers": 0,
         "log_freq": 25,
-        "eval_freq": max(steps // 4, 1),
-        "save_freq": max(steps // 2, 1),
+        # Validate and save once, at the end: extra validations draw from the RNG and change the batches.
+        "eval_freq": steps,
+        "save_freq": steps,
         "num_eval_batches": 4,
         "cpu": True,
-        "seed": 1,
+        "seed": 2,  # a tiny ACT is seed-sensitive; this one learns the task in 300 CPU steps (docs/demo.md)
         "output_dir": str(run_dir),
         "wandb": {"enable": False},
     }
