@@ -46,8 +46,6 @@ def evaluate_sim(
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Score each checkpoint (or builtin:expert / builtin:hold) on `episodes` seeds; write the report."""
-    import mujoco
-
     from kuavo_cli.evaluate.api import resolve_device
     from kuavo_cli.sim.render import configure_gl
 
@@ -62,7 +60,9 @@ def evaluate_sim(
         raise UsageError(f"--jpeg {jpeg_quality} must be in 1..100")
     latency_s = parse_latency(latency)
     device = resolve_device(device)
-    backend = configure_gl()
+    backend = configure_gl()  # before MuJoCo is imported: EGL can still fall back to OSMesa
+    import mujoco
+
     world = make_scene(scene, assets)
     seeds = list(range(seed, seed + episodes))
     out = Path(out) if out is not None else Path("outputs") / "eval" / f"sim-{scene}"
