@@ -108,7 +108,12 @@ def test_served_policy_scores_what_the_in_process_policy_scores(runs, tmp_path: 
         proc.wait(timeout=30)
     local, served = report["results"]
     assert served["label"] == f"served-127.0.0.1_{port}"
-    print("in-process", [e["score"] for e in local["episodes"]], "served", [e["score"] for e in served["episodes"]])
+    print(
+        "in-process",
+        [e["score"] for e in local["episodes"]],
+        "served",
+        [e["score"] for e in served["episodes"]],
+    )
     assert [e["score"] for e in served["episodes"]] == [e["score"] for e in local["episodes"]]
     assert [e["first_frame_sha"] for e in served["episodes"]] == [
         e["first_frame_sha"] for e in local["episodes"]
