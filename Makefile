@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 	@scripts/ensure_ffmpeg.sh
+	@scripts/ensure_osmesa.sh
 
 demo: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/kuavo demo --out outputs/demo --force

@@ -91,7 +91,8 @@ def demo(
     steps: Annotated[int, typer.Option(help="Training steps (CPU).")] = 300,
     force: ForceOpt = False,
 ) -> None:
-    """Run the whole workflow on embedded synthetic data: generate, train ACT on CPU, evaluate, export."""
+    """Run the whole workflow offline: record expert demos in the stand-in sim, train ACT on CPU, evaluate
+    (offline and closed loop, before vs after training), export."""
     from kuavo_cli.demo import run_demo
 
     run_demo(out, steps=steps, force=force, console=stderr_console())
