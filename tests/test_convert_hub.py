@@ -126,6 +126,7 @@ def test_pipeline_killed_midway_resumes_without_refetching(bags, hub, tmp_path: 
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    sent_before_rerun = list(hub.completed)
     staged_at_kill = _staged(out)
     complete_at_kill = {p.relative_to(raw).as_posix() for p in raw.rglob("*.bag") if ".cache" not in p.parts}
     assert not (out / "TASK1-ToySorting").exists()  # no dataset before all its bags are in
@@ -148,7 +149,14 @@ def test_pipeline_killed_midway_resumes_without_refetching(bags, hub, tmp_path: 
     reused = {path for path in files if remote_key(path) in staged_keys}
     assert reused and not (rerun & reused), rerun & reused
     assert not (rerun & complete_at_kill)
-    assert sorted(set(hub.completed)) == sorted(files) and len(hub.completed) == len(files), hub.completed
+    # A body the server finished sending can still sit in the socket buffers when the client is killed: such a
+    # bag (sent, yet neither on disk nor converted at the kill) is the only kind that may be sent once more.
+    in_flight = {
+        p for p in sent_before_rerun if p not in complete_at_kill and remote_key(p) not in staged_keys
+    }
+    assert len(in_flight) <= 2, in_flight  # at most the downloads running at the kill
+    counts = {path: hub.completed.count(path) for path in files}
+    assert all(n == 1 or (n == 2 and path in in_flight) for path, n in counts.items()), counts
     assert summary["downloads_reused"] == len(complete_at_kill - reused)
 
     # One v3.0 dataset per task folder, every bag in name order, no partial episode.

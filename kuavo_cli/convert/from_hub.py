@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING
 from kuavo_cli.convert.config import ConvertConfig
 from kuavo_cli.convert.hub_scheduler import SKIPPED_DIR, RemoteBag, Scheduler
 from kuavo_cli.convert.merge import read_provenance
-from kuavo_cli.convert.pipeline import ConvertSummary, exclude_other_family, merge_episodes, staging_dir
+from kuavo_cli.convert.pipeline import (
+    ConvertSummary,
+    changed_staged_options,
+    exclude_other_family,
+    merge_episodes,
+    staging_dir,
+)
 from kuavo_cli.convert.profile import merge_profiles
 from kuavo_cli.convert.shard import select_shard
 from kuavo_cli.convert.worker import BagResult, load_staged
@@ -156,21 +162,18 @@ def _prepare_task(out: Path, cfg: ConvertConfig, bags: list[RemoteBag], force: b
             f"{out} already exists without {len(missing)} of the selected bags (e.g. {missing[0]})",
             "pass --force to convert that task again, or choose another --out",
         )
-    run_file = staging / "run.json"
-    options = cfg.output_options()
-    if run_file.exists():
-        previous = json.loads(run_file.read_text(encoding="utf-8")).get("options", {})
-        changed = sorted(k for k in set(options) | set(previous) if options.get(k) != previous.get(k))
-        if changed:
-            raise UsageError(
-                f"{out}: a run with other options is staged ({', '.join(changed)})",
-                "rerun with the same options, or pass --force to start that task over",
-            )
+    changed = changed_staged_options(staging, cfg)
+    if changed:
+        raise UsageError(
+            f"{out}: a run with other options is staged ({', '.join(changed)})",
+            "rerun with the same options, or pass --force to start that task over",
+        )
     shutil.rmtree(staging / "tmp", ignore_errors=True)  # half-converted bags: redone
     shutil.rmtree(staging / "merged", ignore_errors=True)
     (staging / "episodes").mkdir(parents=True, exist_ok=True)
     (staging / SKIPPED_DIR).mkdir(parents=True, exist_ok=True)
-    run_file.write_text(json.dumps({"options": options}, indent=2), encoding="utf-8")
+    run = {"options": cfg.output_options()}
+    (staging / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
     return staging
 
 

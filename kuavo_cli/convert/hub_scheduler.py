@@ -75,6 +75,14 @@ class Scheduler:
             raise KuavoError(f"{bag.path}: {problem}")
         return path
 
+    def _complete_on_disk(self, bag: RemoteBag) -> bool:
+        path = self.local_path(bag)
+        return path.is_file() and path.stat().st_size == bag.size
+
+    def _drop_partial_downloads(self) -> None:
+        for partial in (self.raw_dir / ".cache").rglob("*.incomplete"):
+            partial.unlink(missing_ok=True)
+
     def discard(self, bag: RemoteBag) -> None:
         self.local_path(bag).unlink(missing_ok=True)
         meta = self.raw_dir / ".cache" / "huggingface" / "download" / f"{bag.path}.metadata"
@@ -101,7 +109,10 @@ class Scheduler:
             )
         downloader = ThreadPoolExecutor(max(1, self.source.download_workers), thread_name_prefix="kuavo-dl")
         threads = encoder_threads(self.cfg, workers)
-        queue = list(todo)
+        # Leftovers of a killed run sit on disk before anything is admitted: complete bags go first, so the cap
+        # counts them from the start; partial downloads are dropped (a bag cut off mid-transfer is fetched again).
+        queue = sorted(todo, key=lambda bag: not self._complete_on_disk(bag))
+        self._drop_partial_downloads()
         ready: list[RemoteBag] = []  # downloaded, waiting for a worker
         running: dict[Future, tuple[str, RemoteBag]] = {}
         converting = 0
@@ -120,7 +131,7 @@ class Scheduler:
                 ):
                     bag = queue.pop(0)
                     self.held += bag.size
-                    if self.local_path(bag).is_file() and self.local_path(bag).stat().st_size == bag.size:
+                    if self._complete_on_disk(bag):
                         self.summary.reused_downloads += 1  # complete from a killed run: not fetched again
                         ready.append(bag)
                         continue

@@ -155,21 +155,28 @@ def _prepare_staging(out: Path, cfg: ConvertConfig, resume: bool, force: bool) -
             f"an interrupted conversion into {out} is staged in {staging}",
             "pass --resume to continue it, or --force to start over",
         )
-    run_file = staging / "run.json"
-    options = cfg.output_options()
-    if run_file.exists():
-        previous = json.loads(run_file.read_text(encoding="utf-8")).get("options", {})
-        changed = sorted(k for k in set(options) | set(previous) if options.get(k) != previous.get(k))
-        if changed:
-            raise UsageError(
-                f"--resume with different options than the staged run: {', '.join(changed)}",
-                "rerun with the same options, or pass --force to start over",
-            )
+    changed = changed_staged_options(staging, cfg)
+    if changed:
+        raise UsageError(
+            f"--resume with different options than the staged run: {', '.join(changed)}",
+            "rerun with the same options, or pass --force to start over",
+        )
     shutil.rmtree(staging / "tmp", ignore_errors=True)
     shutil.rmtree(staging / "merged", ignore_errors=True)
     (staging / "episodes").mkdir(parents=True, exist_ok=True)
-    run_file.write_text(json.dumps({"options": options, "kuavo": __version__}, indent=2), encoding="utf-8")
+    run = {"options": cfg.output_options(), "kuavo": __version__}
+    (staging / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
     return staging
+
+
+def changed_staged_options(staging: Path, cfg: ConvertConfig) -> list[str]:
+    """Output options that differ from the run staged in `staging` (none when nothing is staged)."""
+    run_file = staging / "run.json"
+    if not run_file.exists():
+        return []
+    options = cfg.output_options()
+    previous = json.loads(run_file.read_text(encoding="utf-8")).get("options", {})
+    return sorted(k for k in set(options) | set(previous) if options.get(k) != previous.get(k))
 
 
 def encoder_threads(cfg: ConvertConfig, workers: int) -> int:

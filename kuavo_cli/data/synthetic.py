@@ -192,12 +192,17 @@ def make_synthetic_dataset(
                 if progress:
                     progress(episode + 1, spec.num_episodes)
             dataset.finalize()
-        normal_scheduling()  # the AV1 encoder may have made this process real-time; undo it
-        # The writer's PNG staging folders are empty once every episode is encoded.
-        shutil.rmtree(target / "images", ignore_errors=True)
-        if root.exists():
-            shutil.rmtree(root)
-        target.rename(root)
+        publish_written_dataset(target, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+def publish_written_dataset(target: Path, root: Path) -> None:
+    """Move a dataset lerobot's writer finished in a staging folder to `root`, replacing what was there."""
+    normal_scheduling()  # the AV1 encoder may have made this process real-time; undo it
+    # The writer's PNG staging folders are empty once every episode is encoded.
+    shutil.rmtree(target / "images", ignore_errors=True)
+    if root.exists():
+        shutil.rmtree(root)
+    target.rename(root)

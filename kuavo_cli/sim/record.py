@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from kuavo_cli.data.schema import ACTION_KEY, CAMERA_KEYS, FPS, ROBOT_TYPE, STATE_KEY, kuavo_features
+from kuavo_cli.data.synthetic import publish_written_dataset
 from kuavo_cli.errors import KuavoError, UsageError
 from kuavo_cli.utils.logs import quiet_logs
-from kuavo_cli.utils.scheduling import normal_scheduling
 
 DEFAULT_REPO_ID = "kuavo/standin"
 
@@ -77,11 +77,7 @@ def record_expert_dataset(
                 if progress:
                     progress(i + 1, num_episodes)
             dataset.finalize()
-        normal_scheduling()  # the AV1 encoder may have made this process real-time; undo it
-        shutil.rmtree(target / "images", ignore_errors=True)
-        if root.exists():
-            shutil.rmtree(root)
-        target.rename(root)
+        publish_written_dataset(target, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"root": str(root), "episodes": num_episodes, "seeds": [seed, seed + num_episodes - 1],
