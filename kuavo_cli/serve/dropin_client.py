@@ -24,7 +24,6 @@ waits for a server that is still loading), KUAVO_SERVE_MAX_MESSAGE_MB (64).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import time
@@ -188,8 +187,11 @@ class PolicyClient:
         self.close()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown: zmq may already be gone
+        # At interpreter shutdown module globals (contextlib, zmq) may already be None: nothing left to close.
+        try:  # noqa: SIM105 - contextlib.suppress itself can be gone by then
             self.close()
+        except Exception:
+            pass
 
     # ---- internals ----------------------------------------------------------------------------------------
 
