@@ -12,18 +12,19 @@ import numpy as np
 
 def require_bodies(model: Any, names: Iterable[str], scene: str) -> dict[str, int]:
     """name -> body id; one ValueError naming every body the scene lacks."""
-    ids = {n: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, n) for n in names}
-    missing = [n for n, i in ids.items() if i < 0]
-    if missing:
-        raise ValueError(f"{scene}: the scene has no body {', '.join(missing)}")
-    return ids
+    return _require(model, mujoco.mjtObj.mjOBJ_BODY, "body", names, scene)
 
 
 def require_actuators(model: Any, names: Iterable[str], scene: str) -> dict[str, int]:
-    ids = {n: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, n) for n in names}
+    """name -> actuator id; one ValueError naming every actuator the scene lacks."""
+    return _require(model, mujoco.mjtObj.mjOBJ_ACTUATOR, "actuator", names, scene)
+
+
+def _require(model: Any, obj: Any, kind: str, names: Iterable[str], scene: str) -> dict[str, int]:
+    ids = {n: mujoco.mj_name2id(model, obj, n) for n in names}
     missing = [n for n, i in ids.items() if i < 0]
     if missing:
-        raise ValueError(f"{scene}: the scene has no actuator {', '.join(missing)}")
+        raise ValueError(f"{scene}: the scene has no {kind} {', '.join(missing)}")
     return ids
 
 
