@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parse_args(argv)
-    from kuavo_cli.data.bench_gpu import GpuBenchOptions, run_gpu_benchmark
+    from kuavo_cli.bench.gpu import GpuBenchOptions, run_gpu_benchmark
     from kuavo_cli.errors import KuavoError
 
     opts = GpuBenchOptions(out=args.out, smoke=args.smoke, steps=args.steps, log_freq=args.log_freq,

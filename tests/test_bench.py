@@ -73,7 +73,7 @@ def test_lerobot_variant_is_built_as_lerobot_train_builds_it(synthetic_dataset: 
     import torch
     from lerobot.datasets import EpisodeAwareSampler
 
-    from kuavo_cli.data.bench_pipeline import _lerobot_deliver, _lerobot_loader, train_config
+    from kuavo_cli.bench.pipeline import _lerobot_deliver, _lerobot_loader, train_config
     from kuavo_cli.train import lerobot_bridge
 
     cfg = train_config(synthetic_dataset, TINY_ACT, batch_size=4, num_workers=2, cache_dir=None)

@@ -67,10 +67,10 @@ def test_cuda_configs_of_both_tools_are_valid():
     """What the GPU run hands each tool: bf16 on cuda, lerobot's default ACT / Diffusion without weights."""
     from lerobot.configs.policies import PreTrainedConfig
 
+    from kuavo_cli.bench.api import BenchOptions
+    from kuavo_cli.bench.gpu import GPU_POLICIES
+    from kuavo_cli.bench.training import kuavo_config, lerobot_command
     from kuavo_cli.config.models import DistributedTrainConfig
-    from kuavo_cli.data.bench import BenchOptions
-    from kuavo_cli.data.bench_gpu import GPU_POLICIES
-    from kuavo_cli.data.bench_train import kuavo_config, lerobot_command
 
     for name, policy in GPU_POLICIES.items():
         opts = BenchOptions(policy=dict(policy), batch_size=32, num_workers=8, train_steps=30, log_freq=10)
@@ -91,7 +91,7 @@ def test_gpu_decoder_call_reports_why_it_is_unavailable(synthetic_dataset: Path)
     torchcodec build) it records the reason instead of failing the benchmark."""
     import torch
 
-    from kuavo_cli.data.bench_gpu import decode_bench
+    from kuavo_cli.bench.gpu import decode_bench
 
     result = decode_bench(synthetic_dataset, frames=4, cuda=True)
     assert result["cpu"]["frames"] == 4 and result["cpu"]["frames_per_s"] > 0

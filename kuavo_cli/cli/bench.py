@@ -95,8 +95,9 @@ def bench(
     json_out: JsonOpt = False,
 ) -> None:
     """Measure kuavo vs lerobot: data pipeline samples/s, training samples/s, peak memory (as ratios)."""
+    from kuavo_cli.bench.api import BenchOptions, run_benchmark
+    from kuavo_cli.bench.report import render_report
     from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
-    from kuavo_cli.data.bench import BenchOptions, render_report, run_benchmark
     from kuavo_cli.errors import UsageError
 
     if vcodec not in ("libsvtav1", "h264", "hevc"):

@@ -4,7 +4,7 @@ For ACT and Diffusion (lerobot's default configs, no pretrained weights: nothing
 and 32, bf16, one GPU, it trains with `lerobot-train` and with `kuavo train` on the same synthetic Kuavo
 dataset (3 cameras at 640x480, generated here) and records per run: steady-state step time and samples/s,
 the fraction of the loop spent waiting for data, peak GPU memory (nvidia-smi, every process of the run;
-plus lerobot-train's own max_memory_allocated), start-up and CPU time (kuavo_cli/data/bench_train.py does
+plus lerobot-train's own max_memory_allocated), start-up and CPU time (kuavo_cli/bench/training.py does
 each run). It also times torchcodec's video decoding on the CPU and, where torchcodec was built with CUDA,
 on the GPU's decoder (NVDEC). Everything goes to one JSON file, written atomically after every run.
 
@@ -159,8 +159,8 @@ def _save(path: Path, report: dict[str, Any]) -> None:
 def run_gpu_benchmark(opts: GpuBenchOptions, log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     import torch
 
-    from kuavo_cli.data.bench import BenchOptions, build_cache, load_average, machine_info, prepare_dataset
-    from kuavo_cli.data.bench_train import run_training
+    from kuavo_cli.bench.api import BenchOptions, build_cache, load_average, machine_info, prepare_dataset
+    from kuavo_cli.bench.training import run_training
 
     cuda = torch.cuda.is_available()
     if opts.smoke:

@@ -1,6 +1,6 @@
 """Speed of the simulation core: physics steps/s, rendered frames/s, closed-loop episodes per hour.
 
-`python -m kuavo_cli.sim.bench [CKPT]` prints JSON (numbers for docs/eval.md). With a checkpoint, it also
+`python -m kuavo_cli.bench.sim [CKPT]` prints JSON (numbers for docs/eval.md). With a checkpoint, it also
 runs closed-loop episodes of that policy (latency measured) and reports episodes per hour.
 """
 

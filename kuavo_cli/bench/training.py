@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from kuavo_cli.data.bench_memory import TreeMemorySampler
+from kuavo_cli.bench.memory import TreeMemorySampler
 
 LEROBOT_WINDOW = re.compile(r"step:(\S+) .*?updt_s:([\d.]+) data_s:([\d.]+)")
 LEROBOT_GPU_MEM = re.compile(r"mem_gb:([\d.]+)")

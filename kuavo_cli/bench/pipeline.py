@@ -12,7 +12,7 @@ Variants (same dataset, same policy delta timestamps, same batch size and number
 - `kuavo`: `kuavo train`'s own `make_dataset` + `make_train_loader` (fast reader, uint8 transport);
 - `kuavo-cache`: the same with `dataset.cache: true` (frames from the decoded-frame cache);
 - `kuavo-cache-policy`: the same with `dataset.cache_resolution: policy` (frames cached at the size the
-  policy resizes them to; only for policies that resize, see kuavo_cli/data/cache_resize.py).
+  policy resizes them to; only for policies that resize, see kuavo_cli/data/frame_cache_resize.py).
 The policy preprocessor (normalisation) is left out of every variant: it is the same code for all.
 
 Modes: `cpu` (CPU training: float32 frames in the main process), `gpu` (CUDA: every tensor on the GPU,
@@ -20,8 +20,8 @@ frames float32 there), `gpu-host` (no GPU here: the host-side work a GPU trainer
 ships uint8 frames and leaves the float conversion to the GPU, so it is skipped; the pinned copy and the
 host-to-device transfer are left out for every variant).
 
-Run as `python -m kuavo_cli.data.bench_pipeline VARIANT ROOT ... --out result.json` so each variant gets a
-fresh process (its own memory and decoder state); the orchestrator (kuavo_cli/data/bench.py) samples it.
+Run as `python -m kuavo_cli.bench.pipeline VARIANT ROOT ... --out result.json` so each variant gets a
+fresh process (its own memory and decoder state); the orchestrator (kuavo_cli/bench/api.py) samples it.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def run_variant(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="One data pipeline variant; see kuavo_cli/data/bench.py.")
+    parser = argparse.ArgumentParser(description="One data pipeline variant; see kuavo_cli/bench/api.py.")
     parser.add_argument("variant", choices=VARIANTS)
     parser.add_argument("root", type=Path)
     parser.add_argument("--policy", required=True, help="policy section as JSON")
