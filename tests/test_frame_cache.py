@@ -45,7 +45,7 @@ def _assert_same_item(want: dict, got: dict, index: int) -> None:
 
 @pytest.fixture(scope="module")
 def cache_path(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from kuavo_cli.data.frame_cache import ensure_frame_cache
+    from kuavo_cli.data.frame_cache_build import ensure_frame_cache
 
     result = ensure_frame_cache(
         synthetic_dataset, _meta(synthetic_dataset), tmp_path_factory.mktemp("frames")
@@ -115,7 +115,7 @@ def test_training_with_cache_matches_training_without(
 
 
 def test_cache_invalidated_when_the_dataset_changes(synthetic_dataset: Path, tmp_path: Path):
-    from kuavo_cli.data.frame_cache import ensure_frame_cache
+    from kuavo_cli.data.frame_cache_build import ensure_frame_cache
 
     root = tmp_path / "data"
     shutil.copytree(synthetic_dataset, root)
@@ -132,7 +132,7 @@ def test_cache_invalidated_when_the_dataset_changes(synthetic_dataset: Path, tmp
 
 
 def test_damaged_video_fails_clearly_and_leaves_no_cache(synthetic_dataset: Path, tmp_path: Path):
-    from kuavo_cli.data.frame_cache import ensure_frame_cache
+    from kuavo_cli.data.frame_cache_build import ensure_frame_cache
     from kuavo_cli.errors import KuavoError
 
     root = tmp_path / "data"

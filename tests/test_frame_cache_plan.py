@@ -114,7 +114,8 @@ def test_policy_resolution_cache_gives_the_documented_model_inputs(synthetic_dat
 
     from kuavo_cli.config.policy import PolicySection
     from kuavo_cli.data.fast_reader import accelerate_dataset
-    from kuavo_cli.data.frame_cache import FrameCache, ensure_frame_cache
+    from kuavo_cli.data.frame_cache import FrameCache
+    from kuavo_cli.data.frame_cache_build import ensure_frame_cache
     from kuavo_cli.data.frame_cache_resize import policy_resize
 
     diffusion = PolicySection.model_validate(

@@ -10,7 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from kuavo_cli.data.integrity import DatasetFileError, check_episode_files, mp4_problem, open_checked
+from kuavo_cli.data.integrity import DatasetFileError, check_episode_files, mp4_problem
+from kuavo_cli.data.metadata import open_checked
 from tests.cli_helpers import run_cli
 from tests.train_fixtures import train_config, write_config
 

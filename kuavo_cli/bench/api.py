@@ -120,13 +120,10 @@ def policy_cache_resize(policy: dict[str, Any]) -> Any:
 
 
 def build_cache(root: Path, cache_dir: Path, resize: Any = None) -> dict[str, Any]:
-    from lerobot.datasets import LeRobotDatasetMetadata
+    from kuavo_cli.data.frame_cache_build import ensure_frame_cache_with_bar
+    from kuavo_cli.data.metadata import open_metadata
 
-    from kuavo_cli.data.frame_cache import ensure_frame_cache_with_bar
-    from kuavo_cli.utils.logs import quiet_logs
-
-    with quiet_logs():
-        meta = LeRobotDatasetMetadata("kuavo/bench", root=root)
+    meta = open_metadata(root, "kuavo/bench")
     start = time.perf_counter()
     result = ensure_frame_cache_with_bar(root, meta, cache_dir, force=True, resize=resize)
     frames_per_camera = result.num_frames / max(len(meta.video_keys), 1)

@@ -85,19 +85,21 @@ def cache(
     """Decode every camera frame once into a memory-mapped uint8 cache; train with `dataset.cache: true`."""
     from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
     from kuavo_cli.data import frame_cache_plan as plans
+    from kuavo_cli.data.frame_cache_build import cache_dataset
+    from kuavo_cli.data.metadata import open_checked
     from kuavo_cli.errors import UsageError
 
     if resolution not in ("native", "policy"):
         raise UsageError(f"--resolution {resolution!r}: use native or policy")
     limit = parse_size(max_disk)
-    plans.open_metadata(dataset)  # a clear error for a folder that is not a dataset, before anything else
+    open_checked(dataset)  # a clear error for a folder that is not a dataset, before anything else
     policy_cfg = plans.policy_from_spec(policy)
     if plan:
         result = plans.plan_cache(dataset, policy_cfg, out, limit)
         print_json(result) if json_out else _print_plan(result)
         return
     resize = plans.resize_for(resolution, policy_cfg)
-    result = plans.cache_dataset(dataset, out, force=force, console=stderr_console(), resize=resize,
+    result = cache_dataset(dataset, out, force=force, console=stderr_console(), resize=resize,
                                  max_bytes=limit)  # fmt: skip
     if json_out:
         print_json(result)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kuavo_cli.data.compat import require_compatible
-from kuavo_cli.data.integrity import open_checked
+from kuavo_cli.data.metadata import open_checked, open_metadata
 from kuavo_cli.errors import KuavoError, UsageError
 from kuavo_cli.utils.logs import quiet_logs
 from kuavo_cli.utils.scheduling import normal_scheduling
@@ -88,10 +88,7 @@ def _check_episodes(episodes: list[int], total: int, flag: str) -> None:
 
 
 def _summary(root: Path) -> dict:
-    from lerobot.datasets import LeRobotDatasetMetadata
-
-    with quiet_logs():
-        meta = LeRobotDatasetMetadata(f"local/{root.name}", root=root)
+    meta = open_metadata(root)
     tasks = sorted(str(t) for t in meta.tasks.index) if meta.tasks is not None else []
     return {"path": str(root), "episodes": meta.total_episodes, "frames": meta.total_frames, "tasks": tasks}
 

@@ -182,7 +182,7 @@ def check_dataset(
     progress: Any = None,
 ) -> dict:
     """`kuavo dataset check`: every episode with its flags; the dataset's files are checked first."""
-    from kuavo_cli.data.integrity import open_checked
+    from kuavo_cli.data.metadata import open_checked
 
     thresholds = thresholds or QualityThresholds()
     meta = open_checked(Path(root))

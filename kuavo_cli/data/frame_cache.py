@@ -11,22 +11,18 @@ mtime, the resize (if any) and this module's format version: any change to the d
 folder (and removes the old one of the same resolution).
 Frames are stored at the video's own resolution (the resolution lerobot trains at), or, with a
 `CacheResize`, at the resolution the policy resizes them to (kuavo_cli/data/frame_cache_resize.py).
-Sizes are exact and known before decoding (`planned_bytes`), so a cache that would not fit is refused first.
+
+This module holds the layout (names, fingerprint, manifest) and the read side (`FrameCache`);
+kuavo_cli/data/frame_cache_build.py writes a cache, kuavo_cli/data/frame_cache_plan.py sizes one before
+anything is written (sizes are exact, so a cache that would not fit is refused first).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +34,6 @@ from kuavo_cli.errors import KuavoError, UsageError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-DECODE_CHUNK = 32  # frames decoded per call: bounds memory for long videos
-DISK_MARGIN = 512 * 1024**2
 
 
 def default_cache_dir() -> Path:
@@ -155,42 +149,7 @@ class FrameCache:
         return torch.from_numpy(frames[indices])  # fancy indexing copies
 
 
-# ---------------------------------------------------------------- building
-def _decode_into(
-    root: Path,
-    video: VideoFile,
-    dest: Path,
-    advance: Callable[[int], None],
-    resize: CacheResize | None = None,
-) -> dict[str, Any]:
-    """Sequentially decode one video file into <dest>.npy (+ .pts.npy); returns its manifest entry."""
-    import torch
-    from torchcodec.decoders import VideoDecoder
-
-    path = str(root / video.rel_path)
-    # lerobot opens decoders in approximate mode and maps timestamps with that mode's average_fps.
-    average_fps = float(VideoDecoder(path, seek_mode="approximate").metadata.average_fps)
-    decoder = VideoDecoder(path, seek_mode="exact")
-    n = decoder.metadata.num_frames
-    h, w = decoder.metadata.height, decoder.metadata.width
-    if resize is not None:
-        h, w = resize.output_size(h, w)
-    frames = np.lib.format.open_memmap(
-        dest.with_suffix(".npy"), mode="w+", dtype=np.uint8, shape=(n, 3, h, w)
-    )
-    pts = np.empty(n, dtype=np.float64)
-    for start in range(0, n, DECODE_CHUNK):
-        stop = min(start + DECODE_CHUNK, n)
-        batch = decoder.get_frames_in_range(start, stop)
-        frames[start:stop] = (resize.apply(batch.data) if resize else batch.data).numpy()
-        pts[start:stop] = batch.pts_seconds.to(torch.float64).numpy()
-        advance(stop - start)
-    frames.flush()
-    del frames
-    np.save(dest.with_suffix(".pts.npy"), pts)
-    return manifest_entry(video, dest.name, n, average_fps)
-
-
+# ---------------------------------------------------------------- manifest
 def manifest_entry(video: VideoFile, stem: str, num_frames: int, average_fps: float) -> dict[str, Any]:
     return {
         "camera": video.camera,
@@ -237,182 +196,10 @@ def npy_bytes(shape: tuple[int, ...], dtype: Any) -> int:
     return buf.tell() + int(np.prod(shape)) * np.dtype(dtype).itemsize
 
 
-@contextlib.contextmanager
-def _build_lock(target: Path) -> Iterator[None]:
-    """One builder per cache folder (e.g. every rank of a multi-GPU run asks for the same cache)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def native_size(meta: Any, key: str) -> tuple[int, int]:
-    feature = meta.features[key]
-    shape, names = feature["shape"], feature.get("names") or []
-    return (shape[1], shape[2]) if names and names[0] == "channels" else (shape[0], shape[1])
-
-
-@dataclass
-class CacheResult:
-    path: Path
-    built: bool  # False when a valid cache for this fingerprint already existed
-    num_frames: int
-    bytes: int
-    removed_stale: list[str]
-
-
-def ensure_frame_cache(
-    root: Path,
-    meta: Any,
-    cache_dir: Path | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    threads: int | None = None,
-    force: bool = False,
-    resize: CacheResize | None = None,
-    max_bytes: int | None = None,
-) -> CacheResult:
-    """Return the cache for this dataset state, building it (atomically) if it does not exist yet
-    (or, with `force`, rebuilding it). Refuses, before writing anything, a cache larger than `max_bytes`
-    or than the free space of the cache folder's disk."""
-    from kuavo_cli.data.frame_cache_plan import check_fits, planned_bytes
-
-    root = Path(root).resolve()
-    target = cache_path_for(root, meta, cache_dir, resize)
-    videos = video_files(meta)
-    if not videos:
-        raise UsageError(f"dataset {root} has no camera videos to cache")
-    if force or not (target / MANIFEST).exists():  # refuse before creating any folder or lock file
-        need = planned_bytes(root, meta, target, resize)
-        check_fits(need, target.parent, max_bytes)
-    with _build_lock(target):
-        if force and target.exists():
-            shutil.rmtree(target)
-        if (target / MANIFEST).exists():
-            cache = FrameCache(target)
-            return CacheResult(target, False, cache.manifest["num_frames"], _folder_bytes(target), [])
-        check_fits(need, target.parent, max_bytes)  # again: free space may have changed while waiting
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            entries = _decode_all(root, videos, staging, progress, threads, resize)
-            first = np.load(staging / entries[0]["frames"], mmap_mode="r")
-            manifest = make_manifest(target, meta, root, entries, list(first.shape[1:]), resize)
-            del first
-            (staging / MANIFEST).write_text(manifest_text(manifest))
-            os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        removed = _remove_stale(target, root, resize)
-    return CacheResult(target, True, manifest["num_frames"], _folder_bytes(target), removed)
-
-
-def _decode_error(root: Path, video: VideoFile, err: Exception) -> KuavoError:
+def decode_error(root: Path, video: VideoFile, err: Exception) -> KuavoError:
+    """A video the cache cannot decode, named, with the fix (the plan and the builder both open them)."""
     first = str(err).splitlines()[0] if str(err) else repr(err)
     return KuavoError(
         f"cannot decode {root / video.rel_path}: {first}",
         "check the file (kuavo inspect DATASET) or re-download / re-convert the dataset",
     )
-
-
-def _decode_all(root, videos, staging, progress, threads, resize=None) -> list[dict[str, Any]]:
-    from torchcodec.decoders import VideoDecoder
-
-    total = 0
-    for video in videos:
-        try:
-            total += (
-                VideoDecoder(str(root / video.rel_path), seek_mode="approximate").metadata.num_frames or 0
-            )
-        except Exception as err:  # a damaged or unreadable video: name it, leave no cache behind
-            raise _decode_error(root, video, err) from err
-    done = 0
-    lock = threading.Lock()
-
-    def advance(n: int) -> None:
-        nonlocal done
-        with lock:
-            done += n
-            if progress:
-                progress(done, total)
-
-    # Decoding releases the GIL: one thread per video file, each with a single-threaded decoder.
-    workers = max(1, min(threads or os.cpu_count() or 1, len(videos)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(_decode_into, root, v, staging / f"v{i}", advance, resize)
-            for i, v in enumerate(videos)
-        ]
-        results = []
-        for video, future in zip(videos, futures, strict=True):
-            try:
-                results.append(future.result())
-            except Exception as err:
-                raise _decode_error(root, video, err) from err
-        return results
-
-
-def _remove_stale(current: Path, root: Path, resize: CacheResize | None = None) -> list[str]:
-    """Older caches of the same dataset folder (and resolution) are dead weight once the dataset changed."""
-    removed = []
-    for other in current.parent.iterdir():
-        if other == current or not (other / MANIFEST).is_file():
-            continue
-        try:
-            info = json.loads((other / MANIFEST).read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if info.get("dataset_root") == str(root) and info.get("resize") == resize_info(resize):
-            shutil.rmtree(other, ignore_errors=True)
-            removed.append(str(other))
-    return removed
-
-
-def _folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
-
-
-def ensure_frame_cache_with_bar(
-    root: Path,
-    meta: Any,
-    cache_dir: Path | None = None,
-    console: Any = None,
-    force: bool = False,
-    resize: CacheResize | None = None,
-    max_bytes: int | None = None,
-) -> CacheResult:
-    """`ensure_frame_cache` with a rich progress bar on stderr (shown only while it decodes)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = console or Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]decoding frames"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-    task = None
-    start = None
-
-    def report(done: int, total: int) -> None:
-        import time
-
-        nonlocal task, start
-        if task is None:
-            progress.start()
-            start = time.perf_counter()
-            task = progress.add_task("decode", total=total, rate="")
-        rate = done / max(time.perf_counter() - (start or 0), 1e-9)
-        progress.update(task, completed=done, rate=f"{rate:.0f} frames/s")
-
-    try:
-        return ensure_frame_cache(
-            root, meta, cache_dir, progress=report, force=force, resize=resize, max_bytes=max_bytes
-        )
-    finally:
-        progress.stop()

@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kuavo_cli.data.frame_cache import (
-    DISK_MARGIN,
-    MANIFEST,
-    _decode_error,
     cache_path_for,
+    decode_error,
     default_cache_dir,
     make_manifest,
     manifest_entry,
@@ -29,6 +27,7 @@ from kuavo_cli.data.frame_cache import (
 from kuavo_cli.data.frame_cache_resize import CacheResize, policy_resize, resizing_policies
 from kuavo_cli.errors import UsageError
 
+DISK_MARGIN = 512 * 1024**2  # free space a cache must leave on its disk
 NATIVE_INPUTS = "identical"  # to lerobot's, bit for bit
 POLICY_INPUTS = "within 0.5/255"  # of lerobot's after the policy's own resize: the uint8 rounding
 
@@ -44,7 +43,7 @@ def _video_facts(root: Path, meta: Any) -> list[tuple[Any, int, float, int, int]
             approx = VideoDecoder(path, seek_mode="approximate").metadata
             exact = VideoDecoder(path, seek_mode="exact").metadata
         except Exception as err:  # a damaged or unreadable video: name it (before anything is written)
-            raise _decode_error(root, video, err) from err
+            raise decode_error(root, video, err) from err
         facts.append((video, int(exact.num_frames), float(approx.average_fps), exact.height, exact.width))
     return facts
 
@@ -108,8 +107,10 @@ def plan_cache(
     dataset: Path, policy_cfg: Any = None, cache_dir: Path | None = None, max_bytes: int | None = None
 ) -> dict:
     """Every option for this dataset (and policy) with the disk it needs and whether it fits here."""
+    from kuavo_cli.data.metadata import open_checked
+
     dataset = Path(dataset)
-    meta = open_metadata(dataset)
+    meta = open_checked(dataset)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     free = free_bytes(cache_dir)
     facts = _video_facts(dataset.resolve(), meta)
@@ -160,17 +161,6 @@ def plan_cache(
     }
 
 
-def open_metadata(dataset: Path) -> Any:
-    from kuavo_cli.utils.logs import quiet_logs
-
-    if not (Path(dataset) / "meta" / "info.json").is_file():
-        raise UsageError(f"{dataset} is not a LeRobot dataset (no meta/info.json)", "pass a dataset folder")
-    from kuavo_cli.data.integrity import open_checked
-
-    with quiet_logs():  # every file the metadata names present and whole, before planning or decoding
-        return open_checked(Path(dataset), f"local/{Path(dataset).resolve().name}")
-
-
 def policy_from_spec(spec: str | None) -> Any:
     """--policy: a policy type (pi05, act, ...) or a `kuavo train` config YAML -> lerobot policy config."""
     if spec is None:
@@ -202,42 +192,3 @@ def resize_for(resolution: str, policy_cfg: Any) -> CacheResize | None:
             f"use cache_resolution: native; policies that resize: {resizing_policies()}",
         )
     return resize
-
-
-def cache_dataset(
-    dataset: Path,
-    cache_dir: Path | None = None,
-    force: bool = False,
-    console: Any = None,
-    resize: CacheResize | None = None,
-    max_bytes: int | None = None,
-) -> dict:
-    """`kuavo cache`: build (or find) the frame cache of a local LeRobot dataset folder."""
-    import time
-
-    from kuavo_cli.data.frame_cache import ensure_frame_cache_with_bar
-
-    meta = open_metadata(dataset)
-    start = time.perf_counter()
-    result = ensure_frame_cache_with_bar(
-        dataset, meta, cache_dir, console=console, force=force, resize=resize, max_bytes=max_bytes
-    )
-    section = {"cache": True, "cache_dir": str(result.path.parent)}
-    if resize is not None:
-        section["cache_resolution"] = "policy"
-    return {
-        "cache": str(result.path),
-        "built": result.built,
-        "frames": result.num_frames,
-        "bytes": result.bytes,
-        "frame_shape": json_shape(result.path),
-        "seconds": round(time.perf_counter() - start, 2),
-        "removed_stale": result.removed_stale,
-        "config": {"dataset": section},
-    }
-
-
-def json_shape(path: Path) -> list[int]:
-    import json
-
-    return json.loads((path / MANIFEST).read_text())["frame_shape"]

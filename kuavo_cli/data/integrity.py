@@ -3,7 +3,7 @@
 lerobot answers a missing or short file under `root` by trying to download it from the hub, which fails
 offline with "OfflineModeIsEnabled" (or, online, fetches into a folder the user thought complete), and a
 truncated file fails deep inside pyarrow / FFmpeg mid-training. `kuavo train`, `eval`, `cache` and
-`inspect` call this module first, so the user gets one line naming the first bad file and the fix.
+`inspect` call this module first (through kuavo_cli/data/metadata.py), so the user gets one line naming the first bad file and the fix.
 
 Two phases, because lerobot's metadata loader itself reaches for the hub when a meta file is missing:
 1. `check_meta_files(root)`: meta/info.json (valid JSON, v3.x), meta/tasks.parquet, meta/episodes/*.parquet
@@ -26,6 +26,10 @@ from typing import Any
 from kuavo_cli.errors import UsageError
 
 INFO = Path("meta") / "info.json"
+NOT_A_DATASET = (
+    "point at the dataset's root folder: one made by `kuavo convert` or `kuavo demo-data`, or downloaded with "
+    "`kuavo download REPO_ID --local-dir DIR`"
+)
 REFETCH = "the dataset is incomplete: download it again (kuavo download REPO_ID --local-dir {root}) or re-run kuavo convert"
 
 
@@ -51,13 +55,13 @@ def _parquet_footer(path: Path, root: Path) -> Any:
         ) from err
 
 
-def check_meta_files(root: Path) -> dict:
-    """Phase 1; returns the parsed info.json."""
+def check_meta_files(root: Path, label: str | None = None) -> dict:
+    """Phase 1; returns the parsed info.json. `label` names where `root` came from (e.g. "dataset root")."""
     root = Path(root)
     info_path = root / INFO
     if not info_path.is_file():
         raise UsageError(
-            f"{info_path} is missing", "a LeRobot dataset needs meta/info.json; is this the dataset root?"
+            f"{label + ' ' if label else ''}{root} is not a LeRobot dataset (no {INFO})", NOT_A_DATASET
         )
     try:
         info = json.loads(info_path.read_text())
@@ -82,24 +86,6 @@ def check_meta_files(root: Path) -> dict:
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise DatasetFileError(stats, f"is not valid JSON ({err})", root) from err
     return info
-
-
-def open_metadata(root: Path, repo_id: str | None = None, revision: str | None = None) -> Any:
-    """lerobot's LeRobotDatasetMetadata for a local folder, after phase 1 (so it never goes to the hub)."""
-    from kuavo_cli.utils.logs import quiet_logs
-
-    root = Path(root)
-    check_meta_files(root)
-    with quiet_logs():
-        from lerobot.datasets import LeRobotDatasetMetadata
-
-        try:
-            return LeRobotDatasetMetadata(repo_id or f"local/{root.name}", root=root, revision=revision)
-        except Exception as err:
-            first = str(err).splitlines()[0] if str(err) else ""
-            raise UsageError(
-                f"{root}: lerobot cannot load the metadata ({type(err).__name__}: {first})"
-            ) from err
 
 
 # ---------------------------------------------------------------- phase 2: data and video files
@@ -201,12 +187,3 @@ def check_episode_files(meta: Any, episodes: Iterable[int] | None = None, probe_
                     path, f"lasts {duration:.2f} s but episodes need it until {end:.2f} s: truncated", root
                 )
     return {"data_files": len(data_files), "video_files": len(ends)}
-
-
-def open_checked(
-    root: Path, repo_id: str | None = None, episodes: Iterable[int] | None = None, revision: str | None = None
-) -> Any:
-    """Both phases: the metadata of a local dataset whose files for `episodes` are all present and whole."""
-    meta = open_metadata(root, repo_id, revision)
-    check_episode_files(meta, episodes)
-    return meta

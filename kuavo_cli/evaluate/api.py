@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from kuavo_cli.checkpoints import CheckpointRef, load_policy, resolve_checkpoint, verify_pretrained_dir
-from kuavo_cli.data.integrity import check_episode_files, open_metadata
+from kuavo_cli.data.integrity import check_episode_files
+from kuavo_cli.data.metadata import open_metadata
 from kuavo_cli.data.schema import GRIPPER_INDICES, joint_names
 from kuavo_cli.errors import UsageError
 from kuavo_cli.evaluate import metrics, plots

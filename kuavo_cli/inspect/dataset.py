@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kuavo_cli.data.integrity import check_episode_files, open_metadata
+from kuavo_cli.data.integrity import check_episode_files
+from kuavo_cli.data.metadata import open_metadata
 from kuavo_cli.data.schema import ACTION_KEY, STATE_KEY, joint_names
 from kuavo_cli.errors import UsageError
 from kuavo_cli.inspect.kuavo_check import kuavo_checks

@@ -47,27 +47,11 @@ def load_metadata(cfg: DistributedTrainConfig) -> Any:
 
 def _load_source_metadata(source: Any) -> Any:
     """Metadata of one dataset section (`dataset:` or an entry of `datasets:`)."""
-    from lerobot.datasets import LeRobotDatasetMetadata
+    from kuavo_cli.data.metadata import open_checked, open_metadata
 
-    root = source.root
-    if root is not None:
-        if not (Path(root) / "meta" / "info.json").exists():
-            raise UsageError(
-                f"dataset root {root} is not a LeRobot dataset (no meta/info.json)",
-                "point dataset.root at a converted dataset (`kuavo convert`) or generate one with "
-                "`kuavo demo-data`",
-            )
-        from kuavo_cli.data.integrity import open_checked
-
-        return open_checked(root, source.repo_id, source.episodes, source.revision)
-    try:
-        with quiet_logs():
-            return LeRobotDatasetMetadata(source.repo_id, revision=source.revision)
-    except Exception as err:  # hub lookups when root is not given
-        raise UsageError(
-            f"cannot open dataset {source.repo_id!r}: {str(err).splitlines()[0] if str(err) else err!r}",
-            "set dataset.root to a local copy (kuavo download ... --local-dir DIR)",
-        ) from err
+    if source.root is None:  # from the hub cache / the hub
+        return open_metadata(None, source.repo_id, source.revision)
+    return open_checked(source.root, source.repo_id, source.episodes, source.revision, label="dataset root")
 
 
 def split_episodes(cfg: DistributedTrainConfig, num_episodes: int, meta: Any = None) -> EpisodeSplit:
@@ -157,7 +141,8 @@ def _accelerate(cfg: DistributedTrainConfig, dataset: Any, policy_cfg: Any = Non
 
     cache = None
     if cfg.dataset.cache:
-        from kuavo_cli.data.frame_cache import FrameCache, ensure_frame_cache_with_bar
+        from kuavo_cli.data.frame_cache import FrameCache
+        from kuavo_cli.data.frame_cache_build import ensure_frame_cache_with_bar
         from kuavo_cli.data.frame_cache_plan import resize_for
 
         resize = resize_for(cfg.dataset.cache_resolution, policy_cfg)
