@@ -23,6 +23,8 @@ from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from kuavo_cli.utils.yaml_text import yaml_value
+
 HEADER = """\
 # Configuration reference
 
@@ -84,30 +86,15 @@ def fmt_type(ann: Any) -> str:
     return getattr(ann, "__name__", str(ann))
 
 
-def fmt_value(value: Any) -> str:
-    """A default as it would be written in YAML."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(fmt_value(v) for v in value) + "]"
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if isinstance(value, str) and yaml.safe_load(value) != value:
-        return f'"{value}"'  # e.g. `no`, which YAML would read as false
-    return str(value)
-
-
 def fmt_default(info: FieldInfo) -> str:
     if info.default_factory is not None:
         factory = info.default_factory
         if isinstance(factory, type) and issubclass(factory, BaseModel):
             return "(section defaults)"
-        return f"`{fmt_value(factory())}`"  # type: ignore[call-arg]
+        return f"`{yaml_value(factory())}`"  # type: ignore[call-arg]
     if info.default is PydanticUndefined:
         return "**required**"
-    return f"`{fmt_value(info.default)}`"
+    return f"`{yaml_value(info.default)}`"
 
 
 def fmt_constraints(info: FieldInfo) -> str:
@@ -115,7 +102,7 @@ def fmt_constraints(info: FieldInfo) -> str:
     for meta in info.metadata:
         for attr, symbol in CONSTRAINT_SYMBOLS.items():
             if getattr(meta, attr, None) is not None:
-                parts.append(f"{symbol} {fmt_value(getattr(meta, attr))}")
+                parts.append(f"{symbol} {yaml_value(getattr(meta, attr))}")
         if getattr(meta, "min_length", None) is not None:
             parts.append(f"length >= {meta.min_length}")
         if getattr(meta, "max_length", None) is not None:

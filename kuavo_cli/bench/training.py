@@ -22,19 +22,10 @@ from typing import Any
 import yaml
 
 from kuavo_cli.bench.memory import TreeMemorySampler
+from kuavo_cli.utils.yaml_text import yaml_value
 
 LEROBOT_WINDOW = re.compile(r"step:(\S+) .*?updt_s:([\d.]+) data_s:([\d.]+)")
 LEROBOT_GPU_MEM = re.compile(r"mem_gb:([\d.]+)")
-
-
-def _flag(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(str(v) for v in value) + "]"
-    return str(value)
 
 
 def lerobot_command(root: Path, policy: dict[str, Any], opts: Any, out_dir: Path, cuda: bool) -> list[str]:
@@ -43,7 +34,7 @@ def lerobot_command(root: Path, policy: dict[str, Any], opts: Any, out_dir: Path
         str(exe),
         f"--dataset.repo_id={opts.repo_id}",
         f"--dataset.root={root}",
-        *(f"--policy.{k}={_flag(v)}" for k, v in policy.items() if k != "device"),
+        *(f"--policy.{k}={yaml_value(v)}" for k, v in policy.items() if k != "device"),
         "--policy.push_to_hub=false",
         f"--policy.device={'cuda' if cuda else 'cpu'}",
         f"--steps={opts.train_steps}",
