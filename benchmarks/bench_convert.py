@@ -143,7 +143,13 @@ def main() -> None:
     ap.add_argument("--preset", default=None, help="encoder preset for this tree only (with --vcodec)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args()
-    w, h = (int(v) for v in args.size.lower().split("x"))
+    sys.path.insert(0, str(ROOT))
+    from kuavo_cli.utils.image_size import parse_wxh
+
+    try:
+        h, w = parse_wxh(args.size)
+    except ValueError as err:
+        ap.error(f"--size {err}")
     out_size = args.out_size or f"{w}x{h}"
 
     with tempfile.TemporaryDirectory(prefix="kuavo-bench-convert-") as tmp:

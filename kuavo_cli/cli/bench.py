@@ -15,18 +15,6 @@ EXAMPLE = (
 )
 
 
-def _size(text: str) -> tuple[int, int]:
-    from kuavo_cli.errors import UsageError
-
-    try:
-        width, height = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--size {text!r} is not WIDTHxHEIGHT", "e.g. --size 640x480") from None
-    if width < 16 or height < 16 or width % 2 or height % 2:
-        raise UsageError(f"--size {text}: width and height must be even and >= 16")
-    return height, width
-
-
 def _policy(text: str | None) -> dict | None:
     import json
 
@@ -99,6 +87,7 @@ def bench(
     from kuavo_cli.bench.report import render_report
     from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
     from kuavo_cli.errors import UsageError
+    from kuavo_cli.utils.image_size import parse_image_size
 
     if vcodec not in ("libsvtav1", "h264", "hevc"):
         raise UsageError(f"--vcodec {vcodec!r}: use libsvtav1, h264 or hevc")
@@ -113,7 +102,7 @@ def bench(
         work_dir=out,
         episodes=episodes,
         length=length,
-        size=_size(size),
+        size=parse_image_size(size),
         vcodec=vcodec,
         batch_size=batch_size,
         num_workers=num_workers,

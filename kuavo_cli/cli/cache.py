@@ -14,24 +14,6 @@ EXAMPLE = (
     "Example: kuavo cache data/synthetic --out .cache/frames  (first `--plan --policy pi05`: the options and "
     "the disk each needs here; `--resolution policy --policy pi05 --max-disk 60G`: a pi05-size cache)"
 )
-UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-
-
-def parse_size(text: str | None) -> int | None:
-    """--max-disk: bytes, or a number with K/M/G/T (binary units, e.g. 60G)."""
-    from kuavo_cli.errors import UsageError
-
-    if text is None:
-        return None
-    raw = text.strip().upper().removesuffix("IB").removesuffix("B")
-    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in UNITS else (raw, "")
-    try:
-        value = float(number) * UNITS[unit]
-    except ValueError:
-        raise UsageError(f"--max-disk {text!r} is not a size", "e.g. --max-disk 60G or 500M") from None
-    if value <= 0:
-        raise UsageError(f"--max-disk {text!r} must be positive")
-    return int(value)
 
 
 def _print_plan(plan: dict) -> None:
@@ -88,10 +70,11 @@ def cache(
     from kuavo_cli.data.frame_cache_build import cache_dataset
     from kuavo_cli.data.metadata import open_checked
     from kuavo_cli.errors import UsageError
+    from kuavo_cli.hub.sizes import parse_bytes
 
     if resolution not in ("native", "policy"):
         raise UsageError(f"--resolution {resolution!r}: use native or policy")
-    limit = parse_size(max_disk)
+    limit = parse_bytes(max_disk) if max_disk is not None else None
     open_checked(dataset)  # a clear error for a folder that is not a dataset, before anything else
     policy_cfg = plans.policy_from_spec(policy)
     if plan:

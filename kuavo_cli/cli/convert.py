@@ -210,15 +210,16 @@ def convert(
 
 def _from_hub(hub, out, cfg, force, profile, task, episodes, source, include, exclude, revision, max_disk,
               raw_dir, download_workers, verify):  # fmt: skip
-    from kuavo_cli.convert.from_hub import HubSource, convert_from_hub, parse_size
+    from kuavo_cli.convert.from_hub import HubSource, convert_from_hub
     from kuavo_cli.hub import DownloadRequest, FileFilter, parse_episodes
+    from kuavo_cli.hub.sizes import parse_bytes
 
     filters = FileFilter(
         tasks=list(task or []), source=source, episodes=parse_episodes(episodes),
         include=list(include or []), exclude=list(exclude or []),
     )  # fmt: skip
     request = DownloadRequest(hub, "dataset", revision, raw_dir, filters)
-    cap = parse_size(max_disk or "20GB")
+    cap = parse_bytes(max_disk or "20GB")
     src = HubSource(request, cap, download_workers=download_workers, verify=verify)
     from kuavo_cli.cli import convert_report as report
 

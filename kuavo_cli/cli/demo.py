@@ -10,19 +10,10 @@ import typer
 from kuavo_cli.cli.options import ForceOpt, JsonOpt
 from kuavo_cli.cli.output import print_json, stderr_console
 from kuavo_cli.errors import UsageError
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'64x48' (width x height, as ffmpeg and the converter's --size) -> (height, width)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--size {text!r} must look like WIDTHxHEIGHT, e.g. 64x48 or 640x480") from None
-    return h, w
+from kuavo_cli.utils.image_size import parse_image_size
 
 
 def _defects(items: list[str]) -> tuple[tuple[int, str], ...]:
-    from kuavo_cli.errors import UsageError
 
     out = []
     for item in items:
@@ -63,7 +54,7 @@ def demo_data(
     spec = SyntheticSpec(
         num_episodes=episodes,
         episode_length=length,
-        image_size=parse_size(size),
+        image_size=parse_image_size(size),
         seed=seed,
         repo_id=repo_id,
         vcodec=vcodec,

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kuavo_cli.utils.image_size import parse_wxh
+
 Arms = Literal["both", "left", "right"]
 GripperChoice = Literal["auto", "rq2f85", "claw", "dexhand"]
 
@@ -104,14 +106,7 @@ class ConvertConfig(BaseModel):
     @field_validator("size")
     @classmethod
     def _size_ok(cls, value: str) -> str:
-        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
-        if not m:
-            raise ValueError(f"{value!r} must look like WIDTHxHEIGHT, e.g. 640x480")
-        w, h = int(m.group(1)), int(m.group(2))
-        if w < 16 or h < 16 or w % 2 or h % 2:
-            raise ValueError(
-                f"{value!r}: width and height must be even and >= 16 (the video encoder needs it)"
-            )
+        h, w = parse_wxh(value)
         return f"{w}x{h}"
 
     @field_validator("shard")
@@ -136,8 +131,7 @@ class ConvertConfig(BaseModel):
     @property
     def image_hw(self) -> tuple[int, int]:
         """(height, width) of stored images."""
-        w, h = (int(v) for v in self.size.split("x"))
-        return h, w
+        return parse_wxh(self.size)
 
     @property
     def jump(self) -> int:

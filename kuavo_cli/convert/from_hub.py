@@ -87,17 +87,6 @@ class HubSummary:
         }
 
 
-def parse_size(text: str) -> int:
-    """'50GB' / '500MiB' / '2T' / '123456' -> bytes (K/M/G/T as powers of 1024, as `du -h`)."""
-    import re
-
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
-    if not m:
-        raise UsageError(f"--max-disk {text!r}: not a size", "write it like 50GB, 500MB or 2TB")
-    scale = 1024 ** " kmgt".index(m.group(2) or " ")
-    return int(float(m.group(1)) * scale)
-
-
 def remote_key(path: str) -> str:
     return f"{PurePosixPath(path).stem}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
 
