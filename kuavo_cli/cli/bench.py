@@ -95,8 +95,10 @@ def bench(
         if m not in ("cpu", "gpu", "gpu-host"):
             raise UsageError(f"--mode {m!r}: use cpu, gpu or gpu-host")
     policy_section = _policy(policy)
-    if dataset is not None and not (dataset / "meta" / "info.json").is_file():
-        raise UsageError(f"--dataset {dataset} is not a LeRobot dataset (no meta/info.json)")
+    if dataset is not None:
+        from kuavo_cli.data.integrity import check_meta_files
+
+        check_meta_files(dataset, "--dataset")  # before any work: the meta/ files are there and readable
     opts = BenchOptions(
         dataset=dataset,
         work_dir=out,
