@@ -68,14 +68,14 @@ def cache(
     from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
     from kuavo_cli.data import frame_cache_plan as plans
     from kuavo_cli.data.frame_cache_build import cache_dataset
-    from kuavo_cli.data.metadata import open_checked
+    from kuavo_cli.data.integrity import check_meta_files
     from kuavo_cli.errors import UsageError
     from kuavo_cli.hub.sizes import parse_bytes
 
     if resolution not in ("native", "policy"):
         raise UsageError(f"--resolution {resolution!r}: use native or policy")
     limit = parse_bytes(max_disk) if max_disk is not None else None
-    open_checked(dataset)  # a clear error for a folder that is not a dataset, before anything else
+    check_meta_files(dataset)  # a clear error for a folder that is not a dataset, before anything else
     policy_cfg = plans.policy_from_spec(policy)
     if plan:
         result = plans.plan_cache(dataset, policy_cfg, out, limit)
