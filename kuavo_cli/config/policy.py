@@ -22,6 +22,10 @@ def _registry() -> dict[str, type]:
         import lerobot.policies  # noqa: F401
         from lerobot.configs.policies import PreTrainedConfig
 
+        from kuavo_cli.policies import register
+
+        register()  # kuavo's own types (kit_diffusion)
+
     return dict(PreTrainedConfig.get_known_choices())
 
 
