@@ -2,7 +2,7 @@
 
     python kit_side_042.py fields
     python kit_side_042.py load RUN_DIR EPOCH_DIR INPUTS.safetensors OUTPUTS.safetensors
-    python kit_side_042.py load-diffusion RUN_DIR EPOCH_DIR INPUTS OUTPUTS SEED [KIT_PATHS]
+    python kit_side_042.py load-diffusion RUN_DIR EPOCH_DIR INPUTS OUTPUTS SEED [--controls] [--kit KIT_PATHS]
 
 `fields` prints what lerobot 0.4.2's config classes and processor steps accept. `load` loads a kuavo kit export
 the way the kit's deploy code does, through a stand-in for the kit's policy wrapper written from the wrapper's
@@ -18,9 +18,9 @@ stdout line is a JSON summary.
 
 `load-diffusion` does the same for a `kit_diffusion` export through the stand-in for the kit's Diffusion wrapper
 (kit_side_diffusion_042.py), after torch.manual_seed(SEED): the kit's deploy seeds torch's global generator
-(lerobot's set_seed) and its sampling draws all noise from it. KIT_PATHS (developer check, not CI): a
-colon-separated list put first on sys.path, a checkout of the kit's icra branch and a folder with its extra
-dependencies; the kit's REAL wrapper is then loaded instead of the stand-in.
+(lerobot's set_seed) and its sampling draws all noise from it. --controls also runs the negative controls.
+--kit KIT_PATHS (developer check, not CI): a colon-separated list put first on sys.path, a checkout of the kit's
+icra branch and a folder with its extra dependencies; the kit's REAL wrapper is then loaded, not the stand-in.
 """
 # ruff: noqa: E402  (the kit's patch, when asked for, must be imported before lerobot)
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KIT_PATHS = sys.argv[7] if len(sys.argv) > 7 and sys.argv[1] == "load-diffusion" else None
+KIT_PATHS = sys.argv[sys.argv.index("--kit") + 1] if "--kit" in sys.argv else None
 # The kit's feature-type patch replaces lerobot's enum, so it must come before any lerobot import.
 if KIT_PATHS:
     sys.path[:0] = KIT_PATHS.split(":")
@@ -181,9 +181,9 @@ def kit_processors(run_dir: Path) -> tuple[Any, Any]:
 
 
 def cmd_load_diffusion(
-    run_dir: Path, epoch_dir: Path, inputs: Path, outputs: Path, seed: str, kit_paths: str | None = None
+    run_dir: Path, epoch_dir: Path, inputs: Path, outputs: Path, seed: str, controls: bool
 ) -> dict[str, Any]:
-    load, classes = diffusion_loader(kit_paths)
+    load, classes = diffusion_loader(KIT_PATHS)
     policy = load(epoch_dir)
     policy.eval()
     pre, post = kit_processors(run_dir)
@@ -205,7 +205,9 @@ def cmd_load_diffusion(
         "config_class": type(cfg).__name__,
         "custom": {k: getattr(cfg, k) for k in cfg.custom},
         "weights": len(policy.state_dict()),
-        "refused": negative_controls(epoch_dir, load, unknown="resize_shape", conflicting="crop_shape"),
+        "refused": negative_controls(epoch_dir, load, unknown="resize_shape", conflicting="crop_shape")
+        if controls
+        else {},
     }
 
 
@@ -242,7 +244,7 @@ def main() -> None:
     elif cmd == "load":
         summary = cmd_load(*(Path(a) for a in args[:4]))
     else:
-        summary = cmd_load_diffusion(*(Path(a) for a in args[:4]), *args[4:])
+        summary = cmd_load_diffusion(*(Path(a) for a in args[:4]), args[4], "--controls" in args)
     print(json.dumps(summary))
 
 
