@@ -53,10 +53,11 @@ VARIANTS = {
     "crop_resize_state_encoder": {
         "crop_shape": [40, 56], "resize_shape": [32, 32], "use_state_encoder": True, "state_feature_dim": 8,
     },
-    # an encoder per camera, full images (the export writes the kit's no-op crop and resize), DDIM with eta
+    # an encoder per camera with BatchNorm, full images (the export writes the kit's no-op crop and resize),
+    # DDIM with eta (a noise draw every step)
     "per_camera_ddim": {
-        "use_separate_rgb_encoder_per_camera": True, "noise_scheduler_type": "DDIM", "ddim_eta": 0.5,
-        "num_inference_steps": 4,
+        "use_separate_rgb_encoder_per_camera": True, "use_group_norm": False, "noise_scheduler_type": "DDIM",
+        "ddim_eta": 0.5, "num_inference_steps": 4,
     },
 }  # fmt: skip
 

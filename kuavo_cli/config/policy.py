@@ -54,7 +54,8 @@ class PolicySection(BaseModel):
     type: str = Field(
         "act",
         validation_alias=AliasChoices("type", "name"),
-        description="lerobot policy type: act, diffusion, vqbet, pi05, smolvla, pi0, ...",
+        description="lerobot policy type: act, diffusion, vqbet, pi05, smolvla, pi0, ..., or kit_diffusion "
+        "(kuavo's: the competition kit's Diffusion network, see docs/export.md)",
     )
 
     @model_validator(mode="before")
