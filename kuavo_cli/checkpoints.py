@@ -137,6 +137,9 @@ def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any,
         from lerobot.configs.policies import PreTrainedConfig
         from lerobot.policies import get_policy_class, make_pre_post_processors
 
+        from kuavo_cli.policies import register
+
+        register()  # so config.json may name kuavo's own policy types (kit_diffusion)
         try:
             cfg = PreTrainedConfig.from_pretrained(ref.pretrained_dir)
         except Exception as err:

@@ -2,6 +2,7 @@
 
     python kit_side_042.py fields
     python kit_side_042.py load RUN_DIR EPOCH_DIR INPUTS.safetensors OUTPUTS.safetensors
+    python kit_side_042.py load-diffusion RUN_DIR EPOCH_DIR INPUTS OUTPUTS SEED [--controls] [--kit KIT_PATHS]
 
 `fields` prints what lerobot 0.4.2's config classes and processor steps accept. `load` loads a kuavo kit export
 the way the kit's deploy code does, through a stand-in for the kit's policy wrapper written from the wrapper's
@@ -14,7 +15,14 @@ documented loading rules (no kit code):
 Then it runs select_action on each observation in INPUTS (after a reset) and the full predicted chunk of the
 first one, and writes the actions to OUTPUTS. Inputs and outputs are safetensors files (no pickle). The last
 stdout line is a JSON summary.
+
+`load-diffusion` does the same for a `kit_diffusion` export through the stand-in for the kit's Diffusion wrapper
+(kit_side_diffusion_042.py), after torch.manual_seed(SEED): the kit's deploy seeds torch's global generator
+(lerobot's set_seed) and its sampling draws all noise from it. --controls also runs the negative controls.
+--kit KIT_PATHS (developer check, not CI): a colon-separated list put first on sys.path, a checkout of the kit's
+icra branch and a folder with its extra dependencies; the kit's REAL wrapper is then loaded, not the stand-in.
 """
+# ruff: noqa: E402  (the kit's patch, when asked for, must be imported before lerobot)
 
 import contextlib
 import dataclasses
@@ -26,6 +34,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+KIT_PATHS = sys.argv[sys.argv.index("--kit") + 1] if "--kit" in sys.argv else None
+# The kit's feature-type patch replaces lerobot's enum, so it must come before any lerobot import.
+if KIT_PATHS:
+    sys.path[:0] = KIT_PATHS.split(":")
+    from lerobot_patches import custom_patches  # noqa: F401
 
 import torch
 from lerobot.configs.policies import PreTrainedConfig
@@ -104,38 +118,105 @@ def error_of(fn: Any) -> str:
     return ""
 
 
-def negative_controls(epoch_dir: Path) -> dict[str, str]:
+def negative_controls(
+    epoch_dir: Path, load: Any = None, unknown: str = "use_peft", conflicting: str = "dim_model"
+) -> dict[str, str]:
     """The same loader must refuse what the kit refuses, or passing the checks above would prove nothing."""
+    load = load or load_policy
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         bad = Path(tmp) / "epoch"
         shutil.copytree(epoch_dir, bad)
         cfg = json.loads((epoch_dir / "config.json").read_text())
-        (bad / "config.json").write_text(json.dumps({**cfg, "use_peft": False}))
-        out["unknown_field"] = error_of(lambda: load_policy(bad))
-        (bad / "config.json").write_text(json.dumps({**cfg, "custom": {"dim_model": 8}}))
-        out["conflicting_custom"] = error_of(lambda: load_policy(bad))
+        (bad / "config.json").write_text(json.dumps({**cfg, unknown: None}))
+        out["unknown_field"] = error_of(lambda: load(bad))
+        custom = {**cfg.get("custom", {}), conflicting: cfg.get(conflicting, 8)}
+        (bad / "config.json").write_text(json.dumps({**cfg, "custom": custom}))
+        out["conflicting_custom"] = error_of(lambda: load(bad))
         (bad / "config.json").write_text(json.dumps(cfg))
         weights = load_file(str(epoch_dir / "model.safetensors"))
         save_file({**weights, "model.extra": torch.zeros(1)}, str(bad / "model.safetensors"))
-        out["extra_weight"] = error_of(lambda: load_policy(bad))
+        out["extra_weight"] = error_of(lambda: load(bad))
+        first = sorted(weights)[0]
+        save_file({k: v for k, v in weights.items() if k != first}, str(bad / "model.safetensors"))
+        out["missing_weight"] = error_of(lambda: load(bad))
     return out
 
 
-def cmd_load(run_dir: Path, epoch_dir: Path, inputs: Path, outputs: Path) -> dict[str, Any]:
+def diffusion_loader(kit_paths: str | None) -> tuple[Any, str]:
+    """(load(epoch_dir) -> policy, which classes): the stand-in, or the kit's real wrapper from KIT_PATHS."""
+    if kit_paths:  # on sys.path, with the kit's feature-type patch applied, since the top of this file
+        from kuavo_train.wrapper.policy.diffusion.DiffusionPolicyWrapper import CustomDiffusionPolicyWrapper
+
+        def load_real(epoch_dir: Path) -> Any:
+            with contextlib.redirect_stdout(io.StringIO()):  # the kit prints while loading
+                return CustomDiffusionPolicyWrapper.from_pretrained(epoch_dir, strict=True)
+
+        return load_real, "kit"
+    from kit_side_diffusion_042 import StandInKitDiffusionConfig, StandInKitDiffusionPolicy
+
+    def load_stand_in(epoch_dir: Path) -> Any:
+        cfg = PreTrainedConfig.from_pretrained(epoch_dir)
+        assert type(cfg) is StandInKitDiffusionConfig, type(cfg)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return StandInKitDiffusionPolicy.from_pretrained(epoch_dir, config=cfg, strict=True)
+
+    return load_stand_in, "stand-in"
+
+
+def read_observations(inputs: Path) -> list[dict[str, torch.Tensor]]:
+    data = load_file(str(inputs))
+    steps = sorted({int(k.split("/")[0]) for k in data})
+    return [{k.split("/", 1)[1]: v for k, v in data.items() if k.startswith(f"{i}/")} for i in steps]
+
+
+def kit_processors(run_dir: Path) -> tuple[Any, Any]:
+    """Exactly the kit's call; on a machine without CUDA the processors' cuda device step is pointed at cpu."""
     from lerobot.policies.factory import make_pre_post_processors
 
+    overrides = {} if torch.cuda.is_available() else {"device_processor": {"device": "cpu"}}
+    return make_pre_post_processors(
+        None, str(run_dir), preprocessor_overrides=overrides, postprocessor_overrides=overrides
+    )
+
+
+def cmd_load_diffusion(
+    run_dir: Path, epoch_dir: Path, inputs: Path, outputs: Path, seed: str, controls: bool
+) -> dict[str, Any]:
+    load, classes = diffusion_loader(KIT_PATHS)
+    policy = load(epoch_dir)
+    policy.eval()
+    pre, post = kit_processors(run_dir)
+    result = {}
+    policy.reset()
+    torch.manual_seed(int(seed))
+    with torch.inference_mode():
+        for i, obs in enumerate(read_observations(inputs)):
+            result[f"select_action/{i}"] = post(policy.select_action(pre(dict(obs)))).cpu().contiguous()
+    save_file(result, str(outputs))
+    import lerobot
+
+    cfg = policy.config
+    return {
+        "lerobot": lerobot.__version__,
+        "python": "{}.{}".format(*sys.version_info[:2]),
+        "classes": classes,
+        "policy_class": type(policy).__name__,
+        "config_class": type(cfg).__name__,
+        "custom": {k: getattr(cfg, k) for k in cfg.custom},
+        "weights": len(policy.state_dict()),
+        "refused": negative_controls(epoch_dir, load, unknown="resize_shape", conflicting="crop_shape")
+        if controls
+        else {},
+    }
+
+
+def cmd_load(run_dir: Path, epoch_dir: Path, inputs: Path, outputs: Path) -> dict[str, Any]:
     policy = load_policy(epoch_dir)
     policy.eval()
     device = policy.config.device  # config.json says cuda; lerobot falls back to cpu when there is none
-    # exactly the kit's call; on a machine without CUDA the processors' cuda device step is pointed at cpu
-    overrides = {} if torch.cuda.is_available() else {"device_processor": {"device": "cpu"}}
-    pre, post = make_pre_post_processors(
-        None, str(run_dir), preprocessor_overrides=overrides, postprocessor_overrides=overrides
-    )
-    data = load_file(str(inputs))
-    steps = sorted({int(k.split("/")[0]) for k in data})
-    observations = [{k.split("/", 1)[1]: v for k, v in data.items() if k.startswith(f"{i}/")} for i in steps]
+    pre, post = kit_processors(run_dir)
+    observations = read_observations(inputs)
     result = {}
     policy.reset()
     with torch.inference_mode():
@@ -151,13 +232,19 @@ def cmd_load(run_dir: Path, epoch_dir: Path, inputs: Path, outputs: Path) -> dic
         "config_class": type(policy.config).__name__,
         "use_depth": policy.config.use_depth,
         "device": str(device),
-        "processor_overrides": overrides,
+        "processor_overrides": {} if torch.cuda.is_available() else {"device_processor": {"device": "cpu"}},
         "refused": negative_controls(epoch_dir),
     }
 
 
 def main() -> None:
-    summary = cmd_fields() if sys.argv[1] == "fields" else cmd_load(*(Path(a) for a in sys.argv[2:6]))
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "fields":
+        summary = cmd_fields()
+    elif cmd == "load":
+        summary = cmd_load(*(Path(a) for a in args[:4]))
+    else:
+        summary = cmd_load_diffusion(*(Path(a) for a in args[:4]), args[4], "--controls" in args)
     print(json.dumps(summary))
 
 

@@ -22,6 +22,10 @@ def _registry() -> dict[str, type]:
         import lerobot.policies  # noqa: F401
         from lerobot.configs.policies import PreTrainedConfig
 
+        from kuavo_cli.policies import register
+
+        register()  # kuavo's own types (kit_diffusion)
+
     return dict(PreTrainedConfig.get_known_choices())
 
 
@@ -50,7 +54,8 @@ class PolicySection(BaseModel):
     type: str = Field(
         "act",
         validation_alias=AliasChoices("type", "name"),
-        description="lerobot policy type: act, diffusion, vqbet, pi05, smolvla, pi0, ...",
+        description="lerobot policy type: act, diffusion, vqbet, pi05, smolvla, pi0, ..., or kit_diffusion "
+        "(kuavo's: the competition kit's Diffusion network, see docs/export.md)",
     )
 
     @model_validator(mode="before")

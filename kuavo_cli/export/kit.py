@@ -33,8 +33,10 @@ from kuavo_cli.export.common import (
     staged_dir,
 )
 from kuavo_cli.export.kit_contract import (
+    IN_PROCESS_INSTEAD,
     KIT_CONFIG_TYPES,
     KIT_LEROBOT_VERSION,
+    KIT_POLICY_TYPE,
     NOT_IN_PROCESS,
     check_pipeline,
     kit_config,
@@ -43,6 +45,18 @@ from kuavo_cli.export.model_card import dataset_repo_id, write_card
 from kuavo_cli.export.scrub import assert_clean
 
 KIT_POLICY_TYPES = tuple(KIT_CONFIG_TYPES)  # what the kit's deploy code runs in its own process
+# What a submission runs in-process: its smoke test (templates/submission/infer.py) knows only the kit's ACT
+# wrapper, so a kit_diffusion submission runs in client mode for now.
+SUBMISSION_IN_PROCESS_TYPES = ("act",)
+# The kit's wrapper for each kit policy_type: module (in the kit checkout), class, registered config type.
+KIT_WRAPPERS = {
+    "act": ("kuavo_train.wrapper.policy.act.ACTPolicyWrapper", "CustomACTPolicyWrapper", "custom_act"),
+    "diffusion": (
+        "kuavo_train.wrapper.policy.diffusion.DiffusionPolicyWrapper",
+        "CustomDiffusionPolicyWrapper",
+        "custom_diffusion",
+    ),
+}
 SNIPPET_PATH = Path("configs/deploy/kuavo_env.inference.yaml")
 DEVICES = ("cuda", "cpu")
 
@@ -78,12 +92,16 @@ class KitLayout:
 def check_kit_policy(ref: CheckpointRef) -> str:
     kind = policy_type(ref)
     if kind not in KIT_POLICY_TYPES:
-        why = NOT_IN_PROCESS.get(kind, "its deploy code loads only ACT in-process, on lerobot 0.4.2")
-        raise UsageError(
-            f"policy type `{kind}` is not supported by the kit in-process: {why}",
-            "run it in the kit's client mode: `kuavo export RUN --format kit --client` and `kuavo serve RUN` "
-            "(any policy: diffusion, pi0, pi05, smolvla, ...)",
+        why = NOT_IN_PROCESS.get(
+            kind, "its deploy code loads only ACT and its own Diffusion network in-process, on lerobot 0.4.2"
         )
+        hint = (
+            "run it in the kit's client mode: `kuavo export RUN --format kit --client` and `kuavo serve RUN` "
+            "(any policy: diffusion, pi0, pi05, smolvla, ...)"
+        )
+        if kind in IN_PROCESS_INSTEAD:
+            hint += f"; or train with `policy.type: {IN_PROCESS_INSTEAD[kind]}`, which --format kit exports"
+        raise UsageError(f"policy type `{kind}` is not supported by the kit in-process: {why}", hint)
     return kind
 
 
@@ -91,7 +109,8 @@ def plan_layout(ref: CheckpointRef, task: int | None = None, device: str = "cuda
     kind = check_kit_policy(ref)
     if device not in DEVICES:
         raise UsageError(f"--device {device!r} is not one of {', '.join(DEVICES)}")
-    return KitLayout(_task_name(ref, task), kind, _timestamp(ref), _epoch(ref), kind, device)
+    kit_type = KIT_POLICY_TYPE[kind]  # kit_diffusion runs as the kit's `diffusion`
+    return KitLayout(_task_name(ref, task), kit_type, _timestamp(ref), _epoch(ref), kit_type, device)
 
 
 def write_kit(ref: CheckpointRef, dest: Path, layout: KitLayout) -> None:
@@ -99,7 +118,7 @@ def write_kit(ref: CheckpointRef, dest: Path, layout: KitLayout) -> None:
     run_dir, epoch_dir = dest / layout.run_rel, dest / layout.epoch_rel
     epoch_dir.mkdir(parents=True)
     config = json.loads((ref.pretrained_dir / "config.json").read_text())
-    config = kit_config(config, layout.policy_type, layout.device)
+    config = kit_config(config, config["type"], layout.device)
     (epoch_dir / "config.json").write_text(json.dumps(config, indent=4) + "\n")
     shutil.copy2(ref.pretrained_dir / "model.safetensors", epoch_dir / "model.safetensors")
     for path in processor_files(ref.pretrained_dir):
@@ -177,13 +196,14 @@ def _epoch(ref: CheckpointRef) -> str | int:
 
 
 def _kit_load_hint(layout: KitLayout) -> str:
+    module, wrapper, config_type = KIT_WRAPPERS[layout.policy_type]
     return f'''# Inside the kit (configs/deploy/kuavo_env.yaml inference: policy_type={layout.policy_type},
 # task={layout.task}, method={layout.method}, timestamp={layout.timestamp}, epoch={layout.epoch}):
 #   python kuavo_deploy/src/scripts/script_auto_test.py --task auto_test --config configs/deploy/kuavo_env.yaml
-# which loads it with lerobot {KIT_LEROBOT_VERSION} and the kit's own wrapper (config type {KIT_CONFIG_TYPES[layout.policy_type]}):
+# which loads it with lerobot {KIT_LEROBOT_VERSION} and the kit's own wrapper (config type {config_type}):
 from lerobot.policies.factory import make_pre_post_processors
 from lerobot_patches import custom_patches  # noqa: F401  (the kit's RGB/DEPTH feature types)
-from kuavo_train.wrapper.policy.act.ACTPolicyWrapper import CustomACTPolicyWrapper
+from {module} import {wrapper}
 
-policy = CustomACTPolicyWrapper.from_pretrained("{layout.epoch_rel.as_posix()}", strict=True)
+policy = {wrapper}.from_pretrained("{layout.epoch_rel.as_posix()}", strict=True)
 preprocessor, postprocessor = make_pre_post_processors(None, "{layout.run_rel.as_posix()}")'''

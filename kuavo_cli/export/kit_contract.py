@@ -53,6 +53,7 @@ DROPPABLE_FIELDS: dict[str, Any] = {
     "compile_model": False,
     "compile_mode": ANY,  # only read when compile_model is true
     "gradient_checkpointing": ANY,  # training only
+    "crop_ratio": 1.0,  # newer lerobot's crop derived from resize_shape; kit_diffusion keeps it at 1.0
 }
 
 # Processor steps a 0.4.2 pipeline may contain (registry name -> constructor fields 0.4.2 accepts), limited to
@@ -71,13 +72,24 @@ PROCESSOR_STEP_FIELDS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 
-# The kit's in-process loaders: `policy_type` in kuavo_env.yaml -> the wrapper's registered config type and the
-# `custom` settings kuavo's policies need. The kit's wrappers apply each `custom` key as a config attribute
-# (refusing keys the base config already has) and read `use_depth` unconditionally; kuavo trains RGB-only.
-KIT_CONFIG_TYPES = {"act": "custom_act"}
-KIT_CUSTOM: dict[str, dict[str, Any]] = {"act": {"use_depth": False}}
+# The kit's in-process loaders, by kuavo policy type: the `policy_type` kuavo_env.yaml names (which is also the
+# lerobot 0.4.2 config class the kit's wrapper subclasses) and the wrapper's registered config type.
+KIT_POLICY_TYPE = {"act": "act", "kit_diffusion": "diffusion"}
+KIT_CONFIG_TYPES = {"act": "custom_act", "kit_diffusion": "custom_diffusion"}
+# The `custom` settings: the kit's wrappers apply each key as a config attribute (refusing keys the base config
+# already has). Fixed ones first: both wrappers read `use_depth` unconditionally (kuavo trains RGB-only); the
+# Diffusion wrapper reads `use_unet` (else it builds its transformer) and `resize_shape` unconditionally too.
+KIT_CUSTOM: dict[str, dict[str, Any]] = {
+    "act": {"use_depth": False},
+    "kit_diffusion": {"use_depth": False, "use_unet": True, "use_transformer": False, "state_fuse": False},
+}
+# Fields of kuavo's config that the kit reads from `custom` (lerobot 0.4.2's DiffusionConfig has none of them).
+KIT_CUSTOM_FIELDS: dict[str, tuple[str, ...]] = {
+    "kit_diffusion": ("resize_shape", "use_state_encoder", "state_feature_dim", "rgb_attn_heads", "ddim_eta"),
+}
 
-# Why a policy lerobot can train does not run inside the kit's process (it still runs in client mode).
+# Why a policy lerobot can train does not run inside the kit's process (it still runs in client mode), and the
+# kuavo policy type that does.
 NOT_IN_PROCESS = {
     "diffusion": (
         "the kit's CustomDiffusionPolicyWrapper is another network than lerobot's DiffusionPolicy (it adds a "
@@ -85,14 +97,20 @@ NOT_IN_PROCESS = {
         "Diffusion weights cannot load into it"
     ),
 }
+IN_PROCESS_INSTEAD = {"diffusion": "kit_diffusion"}
 
 
 def kit_config(config: dict[str, Any], kind: str, device: str) -> dict[str, Any]:
     """`config.json` (as lerobot 0.6 wrote it) rewritten for the kit's wrapper on lerobot 0.4.2."""
-    known = set(BASE_CONFIG_FIELDS) | set(POLICY_CONFIG_FIELDS[kind])
+    known = set(BASE_CONFIG_FIELDS) | set(POLICY_CONFIG_FIELDS[KIT_POLICY_TYPE[kind]])
+    custom_fields = KIT_CUSTOM_FIELDS.get(kind, ())
     out: dict[str, Any] = {"type": KIT_CONFIG_TYPES[kind]}
+    custom = dict(KIT_CUSTOM[kind])
     for key, value in config.items():
         if key == "type":
+            continue
+        if key in custom_fields:
+            custom[key] = value
             continue
         if key in known:
             out[key] = value
@@ -113,8 +131,21 @@ def kit_config(config: dict[str, Any], kind: str, device: str) -> dict[str, Any]
     # model.safetensors holds the whole backbone; naming ImageNet weights would make the graders' offline
     # container try to download them while building the model
     out["pretrained_backbone_weights"] = None
-    out["custom"] = dict(KIT_CUSTOM[kind])
+    if kind == "kit_diffusion":
+        _explicit_image_shapes(out, custom)
+    out["custom"] = custom
     return out
+
+
+def _explicit_image_shapes(out: dict[str, Any], custom: dict[str, Any]) -> None:
+    """The kit's Diffusion wrapper always crops and resizes (it fails on None); kuavo skips a step that is None.
+    A centre crop to the full image and a resize to the same size change nothing (torchvision returns the
+    image as it is), so write those."""
+    if out.get("crop_shape") is None:
+        images = [f for f in out["input_features"].values() if f.get("type") in ("VISUAL", "RGB")]
+        out["crop_shape"] = list(images[0]["shape"][1:])
+    if custom.get("resize_shape") is None:
+        custom["resize_shape"] = list(out["crop_shape"])
 
 
 def check_pipeline(pipeline: dict[str, Any], name: str) -> None:

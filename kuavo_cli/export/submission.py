@@ -28,7 +28,7 @@ from kuavo_cli.checkpoints import CheckpointRef
 from kuavo_cli.errors import KuavoError, UsageError
 from kuavo_cli.export.client_mode import plan_client_layout, write_client_layout
 from kuavo_cli.export.common import ExportResult, check_out, list_files, policy_type, source_paths, staged_dir
-from kuavo_cli.export.kit import KIT_POLICY_TYPES, SNIPPET_PATH, KitLayout, plan_layout, write_kit
+from kuavo_cli.export.kit import SNIPPET_PATH, SUBMISSION_IN_PROCESS_TYPES, KitLayout, plan_layout, write_kit
 from kuavo_cli.export.scrub import assert_clean
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "submission"
@@ -131,7 +131,7 @@ def export_submission(
     client: bool = False,
 ) -> ExportResult:
     image, archive, folder = submission_names(team, task)
-    mode = "client" if client or policy_type(ref) not in KIT_POLICY_TYPES else "in-process"
+    mode = "client" if client or policy_type(ref) not in SUBMISSION_IN_PROCESS_TYPES else "in-process"
     layout = plan_client_layout(ref, task, device) if mode == "client" else plan_layout(ref, task, device)
     if kit_dir is not None and not (Path(kit_dir) / "kuavo_deploy").is_dir():
         raise UsageError(f"--kit {kit_dir} is not a kuavo_data_challenge checkout (no kuavo_deploy/ inside)")
