@@ -64,21 +64,15 @@ def download(
 ) -> None:
     """Download the challenge rosbags or a LeRobot dataset: only the tasks / episodes you ask for."""
     from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
-    from kuavo_cli.hub import DownloadRequest, FileFilter, parse_episodes, run_download
+    from kuavo_cli.hub.api import make_request, run_download
     from kuavo_cli.hub.report import render
 
     if list_only and dry_run:
         raise UsageError("--list and --dry-run cannot be combined", "pick one")
-    if max_workers < 1:
-        raise UsageError(f"--max-workers must be >= 1 (got {max_workers})")
-    filters = FileFilter(
-        tasks=list(task or []),
-        source=source,
-        episodes=parse_episodes(episodes),
-        include=list(include or []),
-        exclude=list(exclude or []),
-    )
-    request = DownloadRequest(repo_id, repo_type, revision, local_dir, filters)
+    request = make_request(
+        repo_id, tasks=task, source=source, episodes=episodes, include=include, exclude=exclude,
+        revision=revision, local_dir=local_dir, repo_type=repo_type,
+    )  # fmt: skip
     mode = "list" if list_only else "dry-run" if dry_run else "download"
     out = run_download(request, mode, stderr_console(), max_workers=max_workers, verify=verify)
     if json_out:
