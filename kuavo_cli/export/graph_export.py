@@ -1,7 +1,11 @@
-"""`--format onnx`: the policy with its normalisation as one ONNX graph, checked against PyTorch on export.
+"""`--format onnx` / `--format torchscript`: the policy with its normalisation as one graph, checked against
+PyTorch on export. One skeleton (build the module, save, reload and compare, write export_info.json), two
+backends that differ only in how the graph is saved and run.
 
-We use torch's TorchScript-based exporter (`dynamo=False`): it traces ACT in about a second and needs only
-the `onnx` package, where the dynamo exporter would also need onnxscript.
+ONNX uses torch's TorchScript-based exporter (`dynamo=False`): it traces ACT in about a second and needs only
+the `onnx` package, where the dynamo exporter would also need onnxscript. A TorchScript archive is loaded
+with `torch.jit.load` (no arbitrary pickled Python objects), so it runs from C++ (libtorch) or Python
+without lerobot installed.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,66 @@ from kuavo_cli.export.policy_graph import (
 from kuavo_cli.export.scrub import assert_clean
 
 OPSET = 17
-MODEL_FILE = "model.onnx"
+
+# A loaded graph: prepare(inputs) turns torch inputs into what the runtime takes (outside the timed call),
+# run(prepared) returns the action chunk as a numpy array.
+Runner = tuple[Callable[[list[Any]], Any], Callable[[Any], Any]]
+
+
+@dataclass(frozen=True)
+class GraphBackend:
+    format: str  # the --format value
+    label: str  # for messages
+    runtime: str  # the latency key next to "pytorch"
+    model_file: str
+    save: Callable[[Any, list[InputSpec], Any, Path], None]  # (module, specs, policy config, path)
+    load: Callable[[Path], Runner]
+    require: Callable[[], None] = lambda: None
+    info: dict[str, Any] = field(default_factory=dict)  # extra export_info.json fields
+
+
+def export_graph(
+    backend: GraphBackend, ref: CheckpointRef, out: Path, force: bool = False, atol: float = DEFAULT_ATOL
+) -> ExportResult:
+    check_graph_policy(policy_type(ref), backend.label)
+    backend.require()
+    check_out(out, force)
+    module, specs, cfg = build_module(ref)
+    with staged_dir(out, force) as stage:
+        path = stage / backend.model_file
+        backend.save(module, specs, cfg, path)
+        check = verify_graph(backend, path, module, specs, atol)
+        info = {**io_description(specs, cfg), "policy_type": cfg.type, **backend.info, "verification": check}
+        (stage / "export_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        shutil.copy2(ref.pretrained_dir / "config.json", stage / "policy_config.json")
+        assert_clean(stage, extra_literals=source_paths(ref))
+    return ExportResult(backend.format, out, list_files(out), details={"policy_type": cfg.type, **check})
+
+
+def verify_graph(
+    backend: GraphBackend, path: Path, module: Any, specs: list[InputSpec], atol: float = DEFAULT_ATOL
+) -> dict[str, Any]:
+    """Run the saved graph and the eager module on the same inputs (batch 1 and 2); raise (exit 1) if they
+    disagree by more than `atol`; time both on batch 1."""
+    prepare, run = backend.load(path)
+    diff = 0.0
+    for batch in (1, 2):
+        inputs = example_inputs(specs, batch=batch, seed=batch)
+        diff = max(diff, max_abs_diff(run(prepare(inputs)), reference_outputs(module, inputs)))
+    check_parity(diff, atol, f"the {backend.label} model")
+    inputs1 = example_inputs(specs, batch=1, seed=1)
+    prepared1 = prepare(inputs1)
+    return {
+        "max_abs_diff": diff,
+        "atol": atol,
+        "latency_ms": {
+            "pytorch": torch_latency(module, inputs1),
+            backend.runtime: latency_ms(lambda: run(prepared1)),
+        },
+    }
+
+
+# ---- ONNX ---------------------------------------------------------------------------------------------
 
 
 def require_onnx() -> None:
@@ -45,26 +110,7 @@ def require_onnx() -> None:
         ) from err
 
 
-def export_onnx(
-    ref: CheckpointRef, out: Path, force: bool = False, atol: float = DEFAULT_ATOL
-) -> ExportResult:
-    check_graph_policy(policy_type(ref), "ONNX")
-    require_onnx()
-    check_out(out, force)
-    module, specs, cfg = build_module(ref)
-    with staged_dir(out, force) as stage:
-        path = stage / MODEL_FILE
-        _torch_export(module, specs, path)
-        _add_metadata(path, specs, cfg)
-        check = verify_onnx(path, module, specs, atol)
-        info = {**io_description(specs, cfg), "policy_type": cfg.type, "opset": OPSET, "verification": check}
-        (stage / "export_info.json").write_text(json.dumps(info, indent=2) + "\n")
-        shutil.copy2(ref.pretrained_dir / "config.json", stage / "policy_config.json")
-        assert_clean(stage, extra_literals=source_paths(ref))
-    return ExportResult("onnx", out, list_files(out), details={"policy_type": cfg.type, **check})
-
-
-def _torch_export(module: Any, specs: list[InputSpec], path: Path) -> None:
+def _save_onnx(module: Any, specs: list[InputSpec], cfg: Any, path: Path) -> None:
     import torch
 
     names = [s.name for s in specs]
@@ -86,9 +132,10 @@ def _torch_export(module: Any, specs: list[InputSpec], path: Path) -> None:
             raise KuavoError(
                 f"torch.onnx.export failed: {err}", "run with --debug for the traceback"
             ) from err
+    _add_onnx_metadata(path, specs, cfg)
 
 
-def _add_metadata(path: Path, specs: list[InputSpec], cfg: Any) -> None:
+def _add_onnx_metadata(path: Path, specs: list[InputSpec], cfg: Any) -> None:
     import onnx
 
     model = onnx.load(str(path))
@@ -105,40 +152,66 @@ def _add_metadata(path: Path, specs: list[InputSpec], cfg: Any) -> None:
     onnx.save(model, str(path))
 
 
-def verify_onnx(
-    path: Path, module: Any, specs: list[InputSpec], atol: float = DEFAULT_ATOL
-) -> dict[str, Any]:
-    """Run onnxruntime and PyTorch on the same inputs (batch 1 and 2); raise (exit 1) if they disagree."""
+def _load_onnx(path: Path) -> Runner:
     import onnxruntime as ort
 
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as err:
         raise KuavoError(f"onnxruntime cannot load {path.name}: {err}") from err
-    diff = 0.0
-    feeds1: dict[str, Any] = {}
-    for batch in (1, 2):
-        inputs = example_inputs(specs, batch=batch, seed=batch)
-        feeds = {s.name: x.numpy() for s, x in zip(specs, inputs, strict=True)}
-        got = session.run(["action"], feeds)[0]
-        diff = max(diff, max_abs_diff(got, reference_outputs(module, inputs)))
-        if batch == 1:
-            feeds1, inputs1 = feeds, inputs
-    check_parity(diff, atol, "the ONNX model")
-    return {
-        "max_abs_diff": diff,
-        "atol": atol,
-        "latency_ms": {
-            "pytorch": torch_latency(module, inputs1),
-            "onnxruntime": latency_ms(lambda: session.run(["action"], feeds1)),
-        },
-    }
+    names = [i.name for i in session.get_inputs()]
+
+    def prepare(inputs: list[Any]) -> dict[str, Any]:
+        return {name: x.numpy() for name, x in zip(names, inputs, strict=True)}
+
+    return prepare, lambda feeds: session.run(["action"], feeds)[0]
+
+
+ONNX = GraphBackend(
+    "onnx", "ONNX", "onnxruntime", "model.onnx", _save_onnx, _load_onnx, require_onnx, {"opset": OPSET}
+)
 
 
 def verify_onnx_file(onnx_path: Path, checkpoint: Path, atol: float = DEFAULT_ATOL) -> dict[str, Any]:
     """Re-check an exported (or since modified) .onnx file against the checkpoint it came from."""
     ref = resolve_checkpoint(checkpoint)
-    check_graph_policy(policy_type(ref), "ONNX")
+    check_graph_policy(policy_type(ref), ONNX.label)
     require_onnx()
     module, specs, _ = build_module(ref)
-    return verify_onnx(Path(onnx_path), module, specs, atol)
+    return verify_graph(ONNX, Path(onnx_path), module, specs, atol)
+
+
+# ---- TorchScript --------------------------------------------------------------------------------------
+
+TORCHSCRIPT_FILE = "model.torchscript.pt"
+
+
+def _save_torchscript(module: Any, specs: list[InputSpec], cfg: Any, path: Path) -> None:
+    import torch
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        try:
+            traced = torch.jit.trace(module, example_inputs(specs), check_trace=False)
+        except Exception as err:
+            raise KuavoError(f"torch.jit.trace failed: {err}", "use --format onnx or lerobot") from err
+        torch.jit.save(traced, str(path))
+
+
+def _load_torchscript(path: Path) -> Runner:
+    import torch
+
+    loaded = torch.jit.load(str(path), map_location="cpu").eval()
+
+    def run(inputs: list[Any]) -> Any:
+        with torch.no_grad():
+            return loaded(*inputs).numpy()
+
+    return list, run
+
+
+TORCHSCRIPT = GraphBackend(
+    "torchscript", "TorchScript", "torchscript", TORCHSCRIPT_FILE, _save_torchscript, _load_torchscript,
+    info={"load": f"torch.jit.load('{TORCHSCRIPT_FILE}')(*inputs in the order above)"},
+)  # fmt: skip
+BACKENDS = {b.format: b for b in (ONNX, TORCHSCRIPT)}
