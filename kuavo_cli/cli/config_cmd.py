@@ -9,7 +9,7 @@ import typer
 import yaml
 
 from kuavo_cli.cli.options import JsonOpt, SetOpt
-from kuavo_cli.cli.output import print_json, stderr_console
+from kuavo_cli.cli.output import emit, print_json, stderr_console
 
 config_app = typer.Typer(
     help="Show or validate a training config file.",
@@ -27,11 +27,11 @@ def show(file: FileArg, overrides: SetOpt = None, json_out: JsonOpt = False) -> 
     """Print the fully resolved config (defaults, file and --set overrides merged; policy expanded)."""
     from kuavo_cli.config.api import resolved_config
 
-    data = resolved_config(file, overrides)
-    if json_out:
-        print_json(data)
-    else:
-        typer.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=None).rstrip())
+    emit(resolved_config(file, overrides), json_out, _print_yaml)
+
+
+def _print_yaml(data: dict, console) -> None:
+    console.out(yaml.safe_dump(data, sort_keys=False, default_flow_style=None).rstrip(), highlight=False)
 
 
 @config_app.command(

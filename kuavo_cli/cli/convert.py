@@ -160,7 +160,7 @@ def convert(
         api.check_hub(hub_summary)
         return
     with report.bag_progress(stderr_console()) as on_bag:
-        summary = api.convert_local(bags or [], out, cfg, resume, force, progress=on_bag, profile=profile)
+        summary = api.convert_bags(bags or [], out, cfg, resume, force, progress=on_bag, profile=profile)
     emit(summary.to_dict(), json_out, lambda _, console: report.print_summary(summary, console))
     api.check_local(summary)
 

@@ -63,7 +63,7 @@ def download(
     json_out: JsonOpt = False,
 ) -> None:
     """Download the challenge rosbags or a LeRobot dataset: only the tasks / episodes you ask for."""
-    from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
+    from kuavo_cli.cli.output import emit, stderr_console
     from kuavo_cli.hub.api import make_request, run_download
     from kuavo_cli.hub.report import render
 
@@ -75,10 +75,7 @@ def download(
     )  # fmt: skip
     mode = "list" if list_only else "dry-run" if dry_run else "download"
     out = run_download(request, mode, stderr_console(), max_workers=max_workers, verify=verify)
-    if json_out:
-        print_json(out)
-    else:
-        render(out, stdout_console())
+    emit(out, json_out, render)
 
 
 def register(app: typer.Typer) -> None:

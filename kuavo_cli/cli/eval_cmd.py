@@ -82,12 +82,10 @@ def eval_checkpoints(
         _eval_sim(checkpoints, sim, episodes, seed, assets, workers, video, latency, jpeg, device, out,
                   no_plots, json_out)  # fmt: skip
         return
-    from kuavo_cli.evaluate.api import evaluate_many, print_results
+    from kuavo_cli.evaluate.api import EvalOptions, evaluate_many, print_results
 
-    result = evaluate_many(
-        checkpoints, dataset=dataset, episodes=episodes, device=device, out=out, seed=seed,
-        plots_enabled=not no_plots, console=stderr_console(),
-    )  # fmt: skip
+    options = EvalOptions(dataset=dataset, episodes=episodes, device=device, seed=seed, plots=not no_plots)
+    result = evaluate_many(checkpoints, options, out=out, console=stderr_console())
     if json_out:
         err = stderr_console()
         for report in result["reports"]:

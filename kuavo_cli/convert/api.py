@@ -1,8 +1,9 @@
 """`kuavo convert` as a library: the options (validated like the training config), local bags, bags from the
 hub under a disk cap, and merging converted shards.
 
-Each `convert_*` returns its summary even when nothing was written, so a caller can show what happened;
-`check_local` / `check_hub` then turn "nothing converted" into the error the command exits with.
+`convert_bags` (local bags) and `convert_hub` return their summary even when nothing was written, so a
+caller can show what happened; `check_local` / `check_hub` then turn that into the error the command exits
+with.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from typing import Any
 from kuavo_cli.convert.config import ConvertConfig
 from kuavo_cli.convert.from_hub import HubSummary, parse_size
 from kuavo_cli.convert.merge import merge_datasets
-from kuavo_cli.convert.pipeline import ConvertSummary
+from kuavo_cli.convert.pipeline import ConvertSummary, convert_bags
 from kuavo_cli.errors import ConfigError, KuavoError, UsageError
 
 __all__ = [
     "ConvertConfig",
     "check_hub",
     "check_local",
+    "convert_bags",
     "convert_hub",
-    "convert_local",
     "load_convert_config",
     "merge_datasets",
 ]
@@ -45,23 +46,6 @@ def load_convert_config(
         data.update(section)
     data.update({k: v for k, v in (options or {}).items() if v is not None})
     return validate(data, source=str(config_file) if config_file else "kuavo convert", model=ConvertConfig)
-
-
-def convert_local(
-    bags: list[Path],
-    out: Path,
-    cfg: ConvertConfig,
-    resume: bool = False,
-    force: bool = False,
-    progress: Callable | None = None,
-    profile: bool = False,
-) -> ConvertSummary:
-    """Bag files or folders of *.bag -> one dataset at `out` (see `convert.pipeline.convert_bags`)."""
-    from kuavo_cli.convert.pipeline import convert_bags
-
-    if not bags:
-        raise UsageError("no bag folder or file given", "kuavo convert BAG_DIR --out DATASET_DIR")
-    return convert_bags(bags, out, cfg, resume=resume, force=force, progress=progress, profile=profile)
 
 
 def check_local(summary: ConvertSummary) -> None:
