@@ -12,6 +12,8 @@ from kuavo_cli.cli.output import emit, stderr_console
 from kuavo_cli.convert.config import ConvertConfig
 from kuavo_cli.errors import UsageError
 
+EXAMPLE = "Example: kuavo convert data/raw/task1 --out data/task1_lerobot --task-description 'Sort the toys'"
+
 
 def _help(name: str) -> str:
     field = ConvertConfig.model_fields[name]
@@ -166,8 +168,4 @@ def convert(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "convert",
-        no_args_is_help=True,
-        epilog="Example: kuavo convert data/raw/task1 --out data/task1_lerobot --task-description 'Sort the toys'",
-    )(convert)
+    app.command("convert", no_args_is_help=True, epilog=EXAMPLE)(convert)

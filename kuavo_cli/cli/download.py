@@ -11,6 +11,8 @@ from kuavo_cli.cli.options import JsonOpt
 from kuavo_cli.errors import UsageError
 from kuavo_cli.hub.settings import DEFAULT_REPO
 
+EXAMPLE = "Example: kuavo download --task 1 --episodes 0-9 --local-dir data/raw   (add --dry-run to preview)"
+
 
 def download(
     repo_id: Annotated[
@@ -79,7 +81,4 @@ def download(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "download",
-        epilog="Example: kuavo download --task 1 --episodes 0-9 --local-dir data/raw   (add --dry-run to preview)",
-    )(download)
+    app.command("download", epilog=EXAMPLE)(download)

@@ -11,6 +11,11 @@ from kuavo_cli.cli.options import JsonOpt
 from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
 from kuavo_cli.errors import UsageError
 
+EXAMPLE = (
+    "Example: kuavo eval outputs/train/my_run outputs/train/other_run\n\n"
+    "Closed loop: kuavo eval builtin:expert builtin:hold --sim standin --episodes 2 --latency 0"
+)
+
 
 def eval_checkpoints(
     checkpoints: Annotated[
@@ -121,8 +126,4 @@ def _eval_sim(checkpoints, sim, episodes, seed, assets, workers, video, latency,
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "eval",
-        epilog="Example: kuavo eval outputs/train/my_run outputs/train/other_run\n\n"
-        "Closed loop: kuavo eval builtin:expert builtin:hold --sim standin --episodes 2 --latency 0",
-    )(eval_checkpoints)
+    app.command("eval", epilog=EXAMPLE)(eval_checkpoints)

@@ -9,6 +9,8 @@ import typer
 
 from kuavo_cli.cli.options import JsonOpt
 
+EXAMPLE = "Example: kuavo inspect data/kuavo_synth --episode 0 --frames --out plots/"
+
 
 def inspect(
     target: Annotated[
@@ -47,7 +49,4 @@ def inspect(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "inspect",
-        epilog="Example: kuavo inspect data/kuavo_synth --episode 0 --frames --out plots/",
-    )(inspect)
+    app.command("inspect", epilog=EXAMPLE)(inspect)

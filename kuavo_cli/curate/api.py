@@ -23,7 +23,8 @@ def check(
     progress: Any = None,
     plot: Path | None = None,
 ) -> dict:
-    """Every episode with its quality flags; `plot`: also a PNG of every signal per episode (report["plot"])."""
+    """Every episode with its quality flags; `plot`: also a PNG of every signal per episode
+    (its path in report["plot"])."""
     report = check_dataset(dataset, thresholds, cameras=cameras, progress=progress)
     if plot is not None:
         from kuavo_cli.curate.plots import quality_png

@@ -19,7 +19,8 @@ def plan_frame_cache(
     dataset: Path, policy: str | None = None, cache_dir: Path | None = None, max_bytes: int | None = None
 ) -> dict:
     """Every way to feed the training loop (videos, native cache, policy-size cache) with the disk each
-    needs in `cache_dir` and whether it fits; writes nothing. `policy`: a type (pi05, ...) or a train config."""
+    needs in `cache_dir` and whether it fits; writes nothing. `policy`: a type (pi05, ...) or a train
+    config."""
     from kuavo_cli.data import frame_cache_plan as plans
 
     plans.open_metadata(dataset)  # a clear error for a folder that is not a dataset, before anything else
@@ -54,7 +55,7 @@ def write_synthetic_dataset(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """A small LeRobot v3.0 dataset in Kuavo's schema (10 fps, 3 video cameras), the same for the same spec."""
+    """A small LeRobot v3.0 dataset in Kuavo's schema (10 fps, 3 video cameras); same spec, same dataset."""
     from kuavo_cli.data.synthetic import episode_length, make_synthetic_dataset
 
     spec.check()

@@ -1,4 +1,4 @@
-"""One file from the hub with `hf_hub_download`: the transfer both planning (LeRobot meta/) and the download use.
+"""One file from the hub with `hf_hub_download`: the transfer that planning (LeRobot meta/) and downloads use.
 
 Kept apart from `fetch` (the parallel, verified download of a plan) and `plan` (choosing the files) so that
 neither imports the other.
