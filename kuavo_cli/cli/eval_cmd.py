@@ -87,7 +87,7 @@ def eval_checkpoints(
         _eval_sim(checkpoints, sim, episodes, seed, assets, workers, video, latency, jpeg, device, out,
                   no_plots, json_out)  # fmt: skip
         return
-    from kuavo_cli.evaluate.api import EvalOptions, evaluate_many, print_results
+    from kuavo_cli.evaluate.api import EvalOptions, evaluate_many, print_results, result_document
 
     options = EvalOptions(dataset=dataset, episodes=episodes, device=device, seed=seed, plots=not no_plots)
     result = evaluate_many(checkpoints, options, out=out, console=stderr_console())
@@ -96,9 +96,7 @@ def eval_checkpoints(
         for report in result["reports"]:
             for warning in report["warnings"]:
                 err.print(f"[yellow]warning:[/yellow] {report['checkpoint']['label']}: {warning}")
-        # One checkpoint: its report (same as report.json); several: the ranking with every report.
-        comparison = result["comparison"]
-        print_json({**comparison, "reports": result["reports"]} if comparison else result["reports"][0])
+        print_json(result_document(result))
     else:
         print_results(stdout_console(), result)
 

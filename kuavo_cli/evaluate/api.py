@@ -264,6 +264,13 @@ def _out_dirs(refs: list[CheckpointRef], out: Path | None) -> list[Path | None]:
     return [Path(out) / name for name in labels]
 
 
+def result_document(result: dict) -> dict:
+    """What `kuavo eval --json` prints: one checkpoint, its report (as report.json); several, the ranking
+    with every report."""
+    comparison = result["comparison"]
+    return {**comparison, "reports": result["reports"]} if comparison else result["reports"][0]
+
+
 def print_results(console: Console, result: dict) -> None:
     for report in result["reports"]:
         print_report(console, report)
