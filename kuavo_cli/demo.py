@@ -7,7 +7,6 @@ success before vs after training, not only a falling loss.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 from pathlib import Path
 
@@ -111,33 +110,25 @@ def run_demo(out: Path, steps: int = 300, force: bool = False, console: Console 
         f"dataset: {data_root} ({DEMO_EPISODES} episodes, expert score {results['data']['expert_mean_score']:.1f})"
     )
 
-    steps_done = ["data"]
+    from kuavo_cli.evaluate.api import run_demo_eval
+    from kuavo_cli.export.api import run_demo_export
+    from kuavo_cli.train.api import run_training
+
     overrides = demo_train_overrides(data_root, run_dir, steps)
-    for name, module, func in (
-        ("train", "kuavo_cli.train.api", "run_training"),
-        ("eval", "kuavo_cli.evaluate.api", "run_demo_eval"),
-        ("export", "kuavo_cli.export.api", "run_demo_export"),
-    ):
-        console.rule(f"{len(steps_done) + 1}/4 {name}")
-        try:
-            fn = getattr(importlib.import_module(module), func)
-        except (ImportError, AttributeError):
-            console.print(f"[yellow]`kuavo {name}` is not available in this version yet; skipped[/yellow]")
-            continue
-        if name == "train":
-            untrained = save_untrained(overrides, out / "untrained", console)
-            results[name] = fn(overrides, console=console)
-        elif name == "eval":
-            results[name] = fn(run_dir, data_root, out / name, console=console)
-            console.print("closed loop: the policy before and after training, on the stand-in task")
-            results["sim"] = run_sim_before_after(untrained, run_dir, out / "eval-sim", console)
-        else:
-            results[name] = fn(run_dir, data_root, out / name, console=console)
-        steps_done.append(name)
+    console.rule("2/4 train")
+    untrained = save_untrained(overrides, out / "untrained", console)
+    results["train"] = run_training(overrides, console=console)
+
+    console.rule("3/4 eval")
+    results["eval"] = run_demo_eval(run_dir, data_root, out / "eval", console=console)
+    console.print("closed loop: the policy before and after training, on the stand-in task")
+    results["sim"] = run_sim_before_after(untrained, run_dir, out / "eval-sim", console)
+
+    console.rule("4/4 export")
+    results["export"] = run_demo_export(run_dir, data_root, out / "export", console=console)
     console.rule("done")
-    if "sim" in results:
-        b, a = results["sim"]["before"], results["sim"]["after"]
-        console.print(f"closed-loop success before {b['success_rate']:.0%} (score {b['mean_score']:.1f}) -> "
-                      f"after {a['success_rate']:.0%} (score {a['mean_score']:.1f})")  # fmt: skip
-    console.print(f"Demo finished: {', '.join(steps_done)} -> {out}")
+    b, a = results["sim"]["before"], results["sim"]["after"]
+    console.print(f"closed-loop success before {b['success_rate']:.0%} (score {b['mean_score']:.1f}) -> "
+                  f"after {a['success_rate']:.0%} (score {a['mean_score']:.1f})")  # fmt: skip
+    console.print(f"Demo finished: data, train, eval, export -> {out}")
     return results

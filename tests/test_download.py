@@ -185,7 +185,7 @@ def test_download_verifies_resumes_and_reports(hub, hub_env, tmp_path):
 def test_download_into_cache_records_ref_and_live_progress(hub, hub_env):
     from rich.console import Console
 
-    from kuavo_cli.hub import DownloadRequest, FileFilter, run_download
+    from kuavo_cli.hub.api import DownloadRequest, FileFilter, run_download
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=120)

@@ -229,7 +229,7 @@ def test_onnx_export_matches_pytorch_and_catches_a_tampered_graph(
     from onnx import numpy_helper
 
     from kuavo_cli.export.api import run_demo_export
-    from kuavo_cli.export.onnx_export import verify_onnx_file
+    from kuavo_cli.export.graph_export import verify_onnx_file
 
     summary = run_demo_export(act_run, Path("unused"), tmp_path / "demo")  # what `kuavo demo` step 4 runs
     assert summary["onnx_max_abs_diff"] < 1e-4

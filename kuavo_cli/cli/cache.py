@@ -16,13 +16,11 @@ EXAMPLE = (
 )
 
 
-def _print_plan(plan: dict) -> None:
+def _print_plan(plan: dict, console) -> None:
     from rich.table import Table
 
-    from kuavo_cli.cli.output import stdout_console
     from kuavo_cli.data.frame_cache_plan import human
 
-    console = stdout_console()
     console.print(
         f"Dataset {plan['dataset']}: {plan['frames']} frames, {len(plan['cameras'])} cameras, "
         f"{'/'.join(plan['codecs'])} videos {human(plan['video_bytes'])}"
@@ -65,31 +63,22 @@ def cache(
     json_out: JsonOpt = False,
 ) -> None:
     """Decode every camera frame once into a memory-mapped uint8 cache; train with `dataset.cache: true`."""
-    from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
-    from kuavo_cli.data import frame_cache_plan as plans
-    from kuavo_cli.data.frame_cache_build import cache_dataset
-    from kuavo_cli.data.integrity import check_meta_files
-    from kuavo_cli.errors import UsageError
+    from kuavo_cli.cli.output import emit, stderr_console
+    from kuavo_cli.data import api
     from kuavo_cli.hub.sizes import parse_bytes
 
-    if resolution not in ("native", "policy"):
-        raise UsageError(f"--resolution {resolution!r}: use native or policy")
     limit = parse_bytes(max_disk) if max_disk is not None else None
-    check_meta_files(dataset)  # a clear error for a folder that is not a dataset, before anything else
-    policy_cfg = plans.policy_from_spec(policy)
     if plan:
-        result = plans.plan_cache(dataset, policy_cfg, out, limit)
-        print_json(result) if json_out else _print_plan(result)
+        emit(api.plan_frame_cache(dataset, policy, out, limit), json_out, _print_plan)
         return
-    resize = plans.resize_for(resolution, policy_cfg)
-    result = cache_dataset(dataset, out, force=force, console=stderr_console(), resize=resize,
-                                 max_bytes=limit)  # fmt: skip
-    if json_out:
-        print_json(result)
-        return
+    result = api.build_frame_cache(dataset, out, policy, resolution, limit, force, console=stderr_console())
+    emit(result, json_out, _print_built)
+
+
+def _print_built(result: dict, console) -> None:
+    from kuavo_cli.data.frame_cache_plan import human
+
     verb = "built" if result["built"] else "up to date"
-    human = plans.human
-    console = stdout_console()
     shape = "x".join(str(d) for d in result["frame_shape"])
     console.print(
         f"Frame cache {verb}: {result['cache']} ({result['frames']} frames of {shape}, "

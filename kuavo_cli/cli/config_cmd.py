@@ -9,7 +9,7 @@ import typer
 import yaml
 
 from kuavo_cli.cli.options import JsonOpt, SetOpt
-from kuavo_cli.cli.output import print_json, stderr_console
+from kuavo_cli.cli.output import emit, print_json, stderr_console
 
 config_app = typer.Typer(
     help="Show or validate a training config file.",
@@ -25,14 +25,13 @@ FileArg = Annotated[Path, typer.Argument(help="YAML training config.", show_defa
 )
 def show(file: FileArg, overrides: SetOpt = None, json_out: JsonOpt = False) -> None:
     """Print the fully resolved config (defaults, file and --set overrides merged; policy expanded)."""
-    from kuavo_cli.config import dump_config, load_train_config
+    from kuavo_cli.config.api import resolved_config
 
-    cfg = load_train_config(file, overrides)
-    data = dump_config(cfg)
-    if json_out:
-        print_json(data)
-    else:
-        typer.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=None).rstrip())
+    emit(resolved_config(file, overrides), json_out, _print_yaml)
+
+
+def _print_yaml(data: dict, console) -> None:
+    console.out(yaml.safe_dump(data, sort_keys=False, default_flow_style=None).rstrip(), highlight=False)
 
 
 @config_app.command(
@@ -41,9 +40,9 @@ def show(file: FileArg, overrides: SetOpt = None, json_out: JsonOpt = False) -> 
 )
 def validate(file: FileArg, overrides: SetOpt = None, json_out: JsonOpt = False) -> None:
     """Check a config: exit 0 when valid, 2 with one line per problem otherwise."""
-    from kuavo_cli.config import load_train_config
+    from kuavo_cli.config.api import check_config
 
-    cfg = load_train_config(file, overrides)
+    cfg = check_config(file, overrides)
     if json_out:
         print_json({"valid": True, "file": str(file), "effective_batch_size": cfg.effective_batch_size()})
     else:

@@ -51,47 +51,27 @@ def config_init(
     templates/train.yaml, listed on stderr. The file is validated before it is written, and an existing
     file is only replaced with --force.
     """
-    from kuavo_cli.config.wizard import config_init as run_wizard
+    from kuavo_cli.config.api import init_config
     from kuavo_cli.config.wizard import display
     from kuavo_cli.config.wizard_prompt import questionary_prompter
 
-    given = {
-        "task": task,
-        "dataset": dataset,
-        "policy": policy,
-        "gpus": gpus,
-        "batch_size": batch_size,
-        "grad_accum": grad_accum,
-        "steps": steps,
-        "mixed_precision": mixed_precision,
-        "wandb": wandb,
-        "wandb_mode": wandb_mode,
-        "wandb_project": wandb_project,
-        "out": out,
-    }
+    given = dict(
+        task=task, dataset=dataset, policy=policy, gpus=gpus, batch_size=batch_size, grad_accum=grad_accum,
+        steps=steps, mixed_precision=mixed_precision, wandb=wandb, wandb_mode=wandb_mode,
+        wandb_project=wandb_project, out=out,
+    )  # fmt: skip
     interactive = not yes and sys.stdin.isatty() and sys.stderr.isatty()
     prompter = questionary_prompter(force) if interactive else None
-    result = run_wizard(given, prompter, force=force)
+    result = init_config(given, prompter, force=force)
 
     log = stderr_console()
     if result.defaults_used:
         why = "--yes" if yes else "no terminal on stdin"
         used = ", ".join(f"{k}={display(v)}" for k, v in result.defaults_used.items())
         log.print(f"Using defaults ({why}; pass flags to choose): {used}", highlight=False, markup=False)
-    repo_id, root = result.answers.dataset_fields()
-    if root is None:
-        log.print(
-            f"Dataset {repo_id}: read as a hub repo id (write ./{repo_id} for a local folder).",
-            highlight=False,
-            markup=False,
-        )
-    elif not Path(root).expanduser().exists():
-        log.print(
-            f"Note: dataset folder {root} does not exist yet; create it with `kuavo download` and "
-            "`kuavo convert` (docs/config-init.md).",
-            highlight=False,
-            markup=False,
-        )
+    note = result.dataset_note()
+    if note:
+        log.print(note, highlight=False, markup=False)
     if json_out:
         print_json(result.as_dict())
         return

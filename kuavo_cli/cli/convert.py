@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from kuavo_cli.cli.options import ForceOpt, JsonOpt
-from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
+from kuavo_cli.cli.output import emit, stderr_console
 from kuavo_cli.convert.config import ConvertConfig
-from kuavo_cli.errors import ConfigError, KuavoError, UsageError
+from kuavo_cli.errors import UsageError
+
+EXAMPLE = "Example: kuavo convert data/raw/task1 --out data/task1_lerobot --task-description 'Sort the toys'"
 
 
 def _help(name: str) -> str:
@@ -20,26 +22,6 @@ def _help(name: str) -> str:
     if isinstance(shown, bool):
         shown = f"--{name.replace('_', '-')}" if shown else f"--no-{name.replace('_', '-')}"
     return f"{field.description} (default: {shown})"
-
-
-def build_config(config_file: Path | None, flags: dict[str, Any]) -> ConvertConfig:
-    """The `convert:` section of a config file (if given) < explicit flags; one error line per bad field."""
-    from pydantic import ValidationError
-
-    base: dict[str, Any] = {}
-    if config_file is not None:
-        from kuavo_cli.config.loader import read_yaml
-
-        section = read_yaml(config_file).get("convert") or {}
-        if not isinstance(section, dict):
-            raise ConfigError(["convert: must be a mapping of convert options"], str(config_file))
-        base.update(section)
-    base.update({k: v for k, v in flags.items() if v is not None})
-    try:
-        return ConvertConfig(**base)
-    except ValidationError as err:
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'convert'}: {e['msg']}" for e in err.errors()]
-        raise ConfigError(problems, str(config_file) if config_file else "kuavo convert") from None
 
 
 HubOpt = Annotated[
@@ -144,6 +126,7 @@ def convert(
     Shards of several machines: --shard I/N, then --merge A B ... --out DATASET.
     """
     from kuavo_cli.cli import convert_report as report
+    from kuavo_cli.convert import api
 
     if out is None:
         raise UsageError("--out is required", "kuavo convert BAG_DIR --out DATASET_DIR")
@@ -155,81 +138,34 @@ def convert(
     if merge:
         if hub is not None:
             raise UsageError("--merge and --hub cannot be combined", "convert first, then merge")
-        from kuavo_cli.convert.merge import merge_datasets
-
-        merged = merge_datasets(list(bags or []), out, force=force, repo_id=repo_id)
-        print_json(merged.to_dict()) if json_out else report.print_merge(merged, stdout_console())
+        merged = api.merge_datasets(list(bags or []), out, force=force, repo_id=repo_id)
+        emit(merged.to_dict(), json_out, lambda _, console: report.print_merge(merged, console))
         return
-    flags = dict(
+    options = dict(
         task_description=task_description, repo_id=repo_id, fps=fps, camera_fps=camera_fps,
         drop_frames=drop_frames, depth=depth, arms=arms, gripper=gripper, size=size, vcodec=vcodec, gop=gop,
         crf=crf, preset=preset, streaming_encoding=streaming_encoding, workers=workers, limit=limit,
         shard=shard, strict=strict,
     )  # fmt: skip
-    cfg = build_config(config, flags)
+    cfg = api.load_convert_config(config, options)
     if hub is not None:
         if bags:
             raise UsageError("bag arguments and --hub cannot be combined", "pick local bags or a hub repo")
-        if download_workers < 1:
-            raise UsageError(f"--download-workers must be >= 1 (got {download_workers})")
-        summary = _from_hub(hub, out, cfg, force, profile, task, episodes, source, include, exclude,
-                            revision, max_disk, raw_dir, download_workers, verify)  # fmt: skip
-        if json_out:
-            print_json(summary.to_dict())
-        else:
-            report.print_hub(summary, stdout_console())
-            for task in summary.tasks.values():
-                if task.profile:
-                    report.print_profile(task.profile, task.frames, stdout_console())
-        report.raise_for_hub(summary)
+        with report.hub_progress(stderr_console()) as on_event:
+            hub_summary = api.convert_hub(
+                hub, out, cfg, tasks=task, episodes=episodes, source=source, include=include,
+                exclude=exclude, revision=revision, max_disk=max_disk, raw_dir=raw_dir,
+                download_workers=download_workers, verify=verify, force=force, on_event=on_event,
+                profile=profile,
+            )  # fmt: skip
+        emit(hub_summary.to_dict(), json_out, lambda _, console: report.print_hub(hub_summary, console))
+        api.check_hub(hub_summary)
         return
-    if not bags:
-        raise UsageError("no bag folder or file given", "kuavo convert BAG_DIR --out DATASET_DIR")
-    from kuavo_cli.convert.pipeline import convert_bags
-
     with report.bag_progress(stderr_console()) as on_bag:
-        summary = convert_bags(bags, out, cfg, resume=resume, force=force, progress=on_bag, profile=profile)
-    if json_out:
-        print_json(summary.to_dict())
-    else:
-        report.print_summary(summary, stdout_console())
-        if summary.profile:
-            report.print_profile(summary.profile, summary.frames, stdout_console())
-    if not summary.converted:
-        raise KuavoError(
-            f"no bag converted ({len(summary.skipped)} skipped); no dataset written",
-            "see the reasons above; `kuavo inspect BAG` lists a bag's topics",
-        )
-    if not summary.written:
-        raise KuavoError(
-            f"--strict: {len(summary.skipped)} bag(s) skipped, so no dataset was written "
-            f"(finished episodes are kept in {summary.staging})",
-            "fix or remove those bags, then rerun with --resume",
-        )
-
-
-def _from_hub(hub, out, cfg, force, profile, task, episodes, source, include, exclude, revision, max_disk,
-              raw_dir, download_workers, verify):  # fmt: skip
-    from kuavo_cli.convert.from_hub import HubSource, convert_from_hub
-    from kuavo_cli.hub import DownloadRequest, FileFilter, parse_episodes
-    from kuavo_cli.hub.sizes import parse_bytes
-
-    filters = FileFilter(
-        tasks=list(task or []), source=source, episodes=parse_episodes(episodes),
-        include=list(include or []), exclude=list(exclude or []),
-    )  # fmt: skip
-    request = DownloadRequest(hub, "dataset", revision, raw_dir, filters)
-    cap = parse_bytes(max_disk or "20GB")
-    src = HubSource(request, cap, download_workers=download_workers, verify=verify)
-    from kuavo_cli.cli import convert_report as report
-
-    with report.hub_progress(stderr_console()) as on_event:
-        return convert_from_hub(src, out, cfg, force=force, on_event=on_event, profile=profile)
+        summary = api.convert_bags(bags or [], out, cfg, resume, force, progress=on_bag, profile=profile)
+    emit(summary.to_dict(), json_out, lambda _, console: report.print_summary(summary, console))
+    api.check_local(summary)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "convert",
-        no_args_is_help=True,
-        epilog="Example: kuavo convert data/raw/task1 --out data/task1_lerobot --task-description 'Sort the toys'",
-    )(convert)
+    app.command("convert", no_args_is_help=True, epilog=EXAMPLE)(convert)

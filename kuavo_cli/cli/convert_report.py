@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from kuavo_cli.errors import KuavoError
 from kuavo_cli.hub.sizes import human_bytes
 
 
@@ -81,6 +80,8 @@ def print_summary(summary, console) -> None:
                 f"Throughput: {t['frames_per_s_total']} frames/s in all, {t['frames_per_s_per_worker']} "
                 f"frames/s per worker; peak memory per worker {t['peak_rss_mb_per_worker']} MB."
             )
+    if summary.profile:
+        print_profile(summary.profile, summary.frames, console)
 
 
 def print_profile(profile: dict, frames: int, console) -> None:
@@ -138,21 +139,6 @@ def print_hub(summary, console) -> None:
         highlight=False,
         markup=False,
     )
-
-
-def raise_for_hub(summary) -> None:
-    if summary.failed:
-        path, reason = summary.failed[0]
-        raise KuavoError(
-            f"{len(summary.failed)} bag(s) could not be downloaded (first: {path}: {reason}); the tasks "
-            "holding them were not merged, converted episodes are kept",
-            "run the same command again to fetch only what is missing",
-        )
-    if not summary.tasks and not summary.up_to_date:
-        raise KuavoError("nothing was converted")
-    empty = [name for name, t in summary.tasks.items() if not t.written]
-    if empty:
-        raise KuavoError(
-            f"no dataset written for {', '.join(empty)} (no bag converted)",
-            "see the reasons above; `kuavo inspect BAG` lists a bag's topics",
-        )
+    for task in summary.tasks.values():
+        if task.profile:
+            print_profile(task.profile, task.frames, console)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kuavo_cli.cli.options import JsonOpt
-from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
+from kuavo_cli.cli.output import emit, print_json, stderr_console, stdout_console
 
 dataset_app = typer.Typer(
     help="Curate LeRobot datasets: flag bad episodes, keep/delete episodes, split, merge (into new datasets).",
@@ -53,22 +53,15 @@ def check(
 ) -> None:
     """Flag episodes by quality: too short/long, gripper never closes, black or frozen camera, joint-limit
     hits, motion outliers. Prints a table (or --json); exit 0 whether or not episodes are flagged."""
-    from kuavo_cli.curate.flags import QualityThresholds, check_dataset
+    from kuavo_cli.curate import api
     from kuavo_cli.curate.render import print_check, progress_bar
 
-    thresholds = QualityThresholds(
+    thresholds = api.QualityThresholds(
         min_length=min_length, max_length=max_length, gripper_closed=gripper_closed, outlier_z=outlier_z
     )
     with progress_bar(stderr_console(), "decode videos") as advance:
-        report = check_dataset(dataset, thresholds, cameras=not no_video, progress=advance)
-    if plot is not None:
-        from kuavo_cli.curate.plots import quality_png
-
-        report["plot"] = str(quality_png(report, plot))
-    if json_out:
-        print_json(report)
-    else:
-        print_check(stdout_console(), report)
+        report = api.check(dataset, thresholds, cameras=not no_video, progress=advance, plot=plot)
+    emit(report, json_out, lambda report, console: print_check(console, report))
 
 
 @dataset_app.command(
@@ -87,19 +80,12 @@ def edit(
     json_out: JsonOpt = False,
 ) -> None:
     """Keep or delete episodes (re-indexed from 0) into a new dataset, with lerobot's delete_episodes."""
-    from kuavo_cli.curate.edit import edit_dataset
-    from kuavo_cli.errors import UsageError
+    from kuavo_cli.curate.api import edit as edit_episodes
 
-    delete_list = _episodes(delete, "--delete")
-    if delete_flagged:
-        if delete_list is not None or keep is not None:
-            raise UsageError("--delete-flagged replaces --keep/--delete; pass only one of them")
-        from kuavo_cli.curate.flags import check_dataset
-
-        delete_list = check_dataset(dataset)["flagged"]
-        if not delete_list and task is None:
-            raise UsageError(f"kuavo dataset check flags no episode of {dataset}: nothing to delete")
-    result = edit_dataset(dataset, out, keep=_episodes(keep, "--keep"), delete=delete_list, task=task)
+    result = edit_episodes(
+        dataset, out, keep=_episodes(keep, "--keep"), delete=_episodes(delete, "--delete"),
+        delete_flagged=delete_flagged, task=task,
+    )  # fmt: skip
     if json_out:
         print_json(result)
         return
@@ -123,7 +109,7 @@ def split(
     json_out: JsonOpt = False,
 ) -> None:
     """Split into several new datasets (OUT/NAME), with lerobot's split_dataset."""
-    from kuavo_cli.curate.edit import split_dataset
+    from kuavo_cli.curate.api import split_dataset
     from kuavo_cli.errors import UsageError
 
     parsed: dict[str, list[int] | float] = {}
@@ -160,7 +146,7 @@ def merge(
     json_out: JsonOpt = False,
 ) -> None:
     """Concatenate datasets into a new one with lerobot's merge_datasets; each episode keeps its task."""
-    from kuavo_cli.curate.edit import merge_datasets
+    from kuavo_cli.curate.api import merge_datasets
 
     result = merge_datasets(datasets, out, repo_id)
     if json_out:

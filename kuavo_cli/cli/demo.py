@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kuavo_cli.cli.options import ForceOpt, JsonOpt
-from kuavo_cli.cli.output import print_json, stderr_console
+from kuavo_cli.cli.output import emit, stderr_console
 from kuavo_cli.errors import UsageError
 from kuavo_cli.utils.image_size import parse_image_size
 
@@ -49,30 +49,23 @@ def demo_data(
     """Write a small synthetic dataset with the exact Kuavo schema (LeRobot v3.0, 10 fps, 3 video cameras)."""
     from rich.progress import Progress
 
-    from kuavo_cli.data.synthetic import SyntheticSpec, episode_length, make_synthetic_dataset
+    from kuavo_cli.data.api import SyntheticSpec, write_synthetic_dataset
 
     spec = SyntheticSpec(
-        num_episodes=episodes,
-        episode_length=length,
-        image_size=parse_image_size(size),
-        seed=seed,
-        repo_id=repo_id,
-        vcodec=vcodec,
-        defects=_defects(defect or []),
-        **({"task": task} if task else {}),
-    )
-    spec.check()
+        num_episodes=episodes, episode_length=length, image_size=parse_image_size(size), seed=seed, repo_id=repo_id,
+        vcodec=vcodec, defects=_defects(defect or []), **({"task": task} if task else {}),
+    )  # fmt: skip
     with Progress(console=stderr_console(), transient=True) as progress:
-        task = progress.add_task("Writing episodes", total=episodes)
-        make_synthetic_dataset(
-            out, spec, overwrite=force, progress=lambda done, _t: progress.update(task, completed=done)
+        bar = progress.add_task("Writing episodes", total=episodes)
+        result = write_synthetic_dataset(
+            out, spec, force, progress=lambda done, _t: progress.update(bar, completed=done)
         )
-    frames = sum(episode_length(spec, e) for e in range(episodes))
-    result = {"root": str(out), "repo_id": repo_id, "episodes": episodes, "frames": frames}
-    if json_out:
-        print_json(result)
-    else:
-        typer.echo(f"Wrote {episodes} episodes ({frames} frames) to {out}")
+    emit(result, json_out, _print_written)
+
+
+def _print_written(result: dict, console) -> None:
+    text = f"Wrote {result['episodes']} episodes ({result['frames']} frames) to {result['root']}"
+    console.print(text, markup=False, highlight=False)
 
 
 def demo(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kuavo_cli.cli.options import JsonOpt
-from kuavo_cli.cli.output import print_json, stdout_console
+from kuavo_cli.cli.output import emit
 
 EXAMPLE = "Example: kuavo doctor --path . --num-workers 2"
 
@@ -32,16 +32,12 @@ def doctor(
 
     Exit code 1 when any check is an error (warnings do not fail).
     """
-    from kuavo_cli.doctor import run_checks, summary
+    from kuavo_cli.doctor.api import diagnose
     from kuavo_cli.doctor.report import print_report
 
-    checks = run_checks(paths=path, num_workers=num_workers)
-    counts = summary(checks)
-    if json_out:
-        print_json({"ok": counts["error"] == 0, "summary": counts, "checks": [c.as_dict() for c in checks]})
-    else:
-        print_report(checks, stdout_console())
-    if counts["error"]:
+    report = diagnose(paths=path, num_workers=num_workers)
+    emit(report.as_dict(), json_out, lambda _, console: print_report(report.checks, console))
+    if not report.ok:
         raise typer.Exit(1)
 
 

@@ -11,6 +11,8 @@ from kuavo_cli.cli.options import JsonOpt
 from kuavo_cli.errors import UsageError
 from kuavo_cli.hub.settings import DEFAULT_REPO
 
+EXAMPLE = "Example: kuavo download --task 1 --episodes 0-9 --local-dir data/raw   (add --dry-run to preview)"
+
 
 def download(
     repo_id: Annotated[
@@ -63,32 +65,20 @@ def download(
     json_out: JsonOpt = False,
 ) -> None:
     """Download the challenge rosbags or a LeRobot dataset: only the tasks / episodes you ask for."""
-    from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
-    from kuavo_cli.hub import DownloadRequest, FileFilter, parse_episodes, run_download
+    from kuavo_cli.cli.output import emit, stderr_console
+    from kuavo_cli.hub.api import make_request, run_download
     from kuavo_cli.hub.report import render
 
     if list_only and dry_run:
         raise UsageError("--list and --dry-run cannot be combined", "pick one")
-    if max_workers < 1:
-        raise UsageError(f"--max-workers must be >= 1 (got {max_workers})")
-    filters = FileFilter(
-        tasks=list(task or []),
-        source=source,
-        episodes=parse_episodes(episodes),
-        include=list(include or []),
-        exclude=list(exclude or []),
-    )
-    request = DownloadRequest(repo_id, repo_type, revision, local_dir, filters)
+    request = make_request(
+        repo_id, tasks=task, source=source, episodes=episodes, include=include, exclude=exclude,
+        revision=revision, local_dir=local_dir, repo_type=repo_type,
+    )  # fmt: skip
     mode = "list" if list_only else "dry-run" if dry_run else "download"
     out = run_download(request, mode, stderr_console(), max_workers=max_workers, verify=verify)
-    if json_out:
-        print_json(out)
-    else:
-        render(out, stdout_console())
+    emit(out, json_out, render)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "download",
-        epilog="Example: kuavo download --task 1 --episodes 0-9 --local-dir data/raw   (add --dry-run to preview)",
-    )(download)
+    app.command("download", epilog=EXAMPLE)(download)

@@ -11,6 +11,11 @@ from kuavo_cli.cli.options import JsonOpt
 from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
 from kuavo_cli.errors import UsageError
 
+EXAMPLE = (
+    "Example: kuavo eval outputs/train/my_run outputs/train/other_run\n\n"
+    "Closed loop: kuavo eval builtin:expert builtin:hold --sim standin --episodes 2 --latency 0"
+)
+
 
 def eval_checkpoints(
     checkpoints: Annotated[
@@ -82,20 +87,16 @@ def eval_checkpoints(
         _eval_sim(checkpoints, sim, episodes, seed, assets, workers, video, latency, jpeg, device, out,
                   no_plots, json_out)  # fmt: skip
         return
-    from kuavo_cli.evaluate.api import evaluate_many, print_results
+    from kuavo_cli.evaluate.api import EvalOptions, evaluate_many, print_results, result_document
 
-    result = evaluate_many(
-        checkpoints, dataset=dataset, episodes=episodes, device=device, out=out, seed=seed,
-        plots_enabled=not no_plots, console=stderr_console(),
-    )  # fmt: skip
+    options = EvalOptions(dataset=dataset, episodes=episodes, device=device, seed=seed, plots=not no_plots)
+    result = evaluate_many(checkpoints, options, out=out, console=stderr_console())
     if json_out:
         err = stderr_console()
         for report in result["reports"]:
             for warning in report["warnings"]:
                 err.print(f"[yellow]warning:[/yellow] {report['checkpoint']['label']}: {warning}")
-        # One checkpoint: its report (same as report.json); several: the ranking with every report.
-        comparison = result["comparison"]
-        print_json({**comparison, "reports": result["reports"]} if comparison else result["reports"][0])
+        print_json(result_document(result))
     else:
         print_results(stdout_console(), result)
 
@@ -123,8 +124,4 @@ def _eval_sim(checkpoints, sim, episodes, seed, assets, workers, video, latency,
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "eval",
-        epilog="Example: kuavo eval outputs/train/my_run outputs/train/other_run\n\n"
-        "Closed loop: kuavo eval builtin:expert builtin:hold --sim standin --episodes 2 --latency 0",
-    )(eval_checkpoints)
+    app.command("eval", epilog=EXAMPLE)(eval_checkpoints)

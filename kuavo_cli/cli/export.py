@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
-from kuavo_cli.cli.options import ForceOpt, JsonOpt
+from kuavo_cli.cli.options import ForceOpt, JsonOpt, MaybeCheckpointArg
 from kuavo_cli.cli.output import print_json, stderr_console, stdout_console
 from kuavo_cli.errors import EXIT_RUNTIME, UsageError
+
+EXAMPLE = "Example: kuavo export outputs/train/run1 --format onnx --out exports/run1-onnx"
 
 
 class ExportFormat(StrEnum):
@@ -22,14 +24,7 @@ class ExportFormat(StrEnum):
 
 
 def export(
-    checkpoint: Annotated[
-        Path | None,
-        typer.Argument(
-            help="A run folder (uses checkpoints/best, else last), a checkpoints/<step> folder or a "
-            "pretrained_model folder.",
-            show_default=False,
-        ),
-    ] = None,
+    checkpoint: MaybeCheckpointArg = None,
     fmt: Annotated[
         ExportFormat,
         typer.Option(
@@ -93,20 +88,9 @@ def export(
     from kuavo_cli.export.api import run_export
 
     result = run_export(
-        checkpoint,
-        fmt.value,
-        out,
-        task=task,
-        team=team,
-        push_to_hub=push_to_hub,
-        private=private or None,
-        force=force,
-        atol=atol,
-        device=device,
-        kit_dir=kit,
-        client=client,
-        console=stderr_console(),
-    )
+        checkpoint, fmt.value, out, task=task, team=team, push_to_hub=push_to_hub, private=private or None,
+        force=force, atol=atol, device=device, kit_dir=kit, client=client, console=stderr_console(),
+    )  # fmt: skip
     if json_out:
         print_json(result)
         return
@@ -161,7 +145,4 @@ def _check(package: Path, json_out: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "export",
-        epilog="Example: kuavo export outputs/train/run1 --format onnx --out exports/run1-onnx",
-    )(export)
+    app.command("export", epilog=EXAMPLE)(export)

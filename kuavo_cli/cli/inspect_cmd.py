@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from kuavo_cli.cli.options import JsonOpt
-from kuavo_cli.errors import UsageError
+
+EXAMPLE = "Example: kuavo inspect data/kuavo_synth --episode 0 --frames --out plots/"
 
 
 def inspect(
@@ -39,24 +40,13 @@ def inspect(
     json_out: JsonOpt = False,
 ) -> None:
     """Show what is in a dataset / rosbags / run: layout, stats, Kuavo schema check, plots."""
-    from kuavo_cli.cli.output import print_json, stdout_console
-    from kuavo_cli.inspect import InspectOptions, inspect_target
+    from kuavo_cli.cli.output import emit
+    from kuavo_cli.inspect.api import InspectOptions, inspect_target
     from kuavo_cli.inspect.render import render
 
-    if episode is not None and episode < 0:
-        raise UsageError(f"--episode must be >= 0 (got {episode})")
-    if chunk_size is not None and chunk_size < 1:
-        raise UsageError(f"--chunk-size must be >= 1 (got {chunk_size})")
-    options = InspectOptions(episode, frames, out, chunk_size, revision, plots)
-    report = inspect_target(target, options)
-    if json_out:
-        print_json(report)
-    else:
-        render(report, stdout_console())
+    report = inspect_target(target, InspectOptions(episode, frames, out, chunk_size, revision, plots))
+    emit(report, json_out, render)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "inspect",
-        epilog="Example: kuavo inspect data/kuavo_synth --episode 0 --frames --out plots/",
-    )(inspect)
+    app.command("inspect", epilog=EXAMPLE)(inspect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,3 +13,9 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override any config field: --set policy.chunk_size=20 (repeatable)."),
 ]
+CHECKPOINT_HELP = (
+    "A run folder (uses checkpoints/best, else last), a checkpoints/<step> folder or a "
+    "pretrained_model folder."
+)
+CheckpointArg = Annotated[Path, typer.Argument(help=CHECKPOINT_HELP, show_default=False)]
+MaybeCheckpointArg = Annotated[Path | None, typer.Argument(help=CHECKPOINT_HELP, show_default=False)]

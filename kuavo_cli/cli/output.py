@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -26,3 +27,11 @@ def print_json(data: Any) -> None:
     """Machine-readable result on stdout, one document, no colour codes."""
     sys.stdout.write(json.dumps(data, indent=2, default=str, sort_keys=False) + "\n")
     sys.stdout.flush()
+
+
+def emit(result: Any, json_out: bool, render: Callable[[Any, Console], None]) -> None:
+    """A command's result: with --json the result as JSON, else `render(result, console)`; both on stdout."""
+    if json_out:
+        print_json(result)
+    else:
+        render(result, stdout_console())

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kuavo_cli.cli.options import JsonOpt
+from kuavo_cli.cli.options import CheckpointArg, JsonOpt
 from kuavo_cli.cli.output import print_json
+
+EXAMPLE = "Example: kuavo serve outputs/train/run1 --port 5555"
 
 
 def serve(
-    checkpoint: Annotated[
-        Path,
-        typer.Argument(
-            help="A run folder (uses checkpoints/best, else last), a checkpoints/<step> folder or a "
-            "pretrained_model folder.",
-            show_default=False,
-        ),
-    ],
+    checkpoint: CheckpointArg,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (loopback by default; others need --token).")
     ] = "127.0.0.1",
@@ -67,8 +61,4 @@ def serve(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "serve",
-        no_args_is_help=True,
-        epilog="Example: kuavo serve outputs/train/run1 --port 5555",
-    )(serve)
+    app.command("serve", no_args_is_help=True, epilog=EXAMPLE)(serve)

@@ -39,17 +39,10 @@ _MARK = {"ok": "[green]ok[/green]  ", "fail": "[red]FAIL[/red]", "skipped": "[ye
 def check(assets: AssetsOpt = None, task: TaskOpt = None, json_out: JsonOpt = False) -> None:
     """Validate the checkout: files, MuJoCo version, robot joints, cameras, actuators, each scene (exit 2 on
     a problem, with one fix per problem)."""
-    from kuavo_cli.errors import UsageError
-    from kuavo_cli.sim.official.check import check_checkout
-    from kuavo_cli.sim.official.layout import TASKS
+    from kuavo_cli.sim.api import check_simulator
 
-    tasks = tuple(task) if task else TASKS
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown:
-        raise UsageError(f"unknown task {', '.join(unknown)}", hint=f"use {', '.join(TASKS)}")
-    err = stderr_console()
-    with err.status("checking the checkout") as status:
-        report = check_checkout(assets, tasks, on_progress=lambda message: status.update(message))
+    with stderr_console().status("checking the checkout") as status:
+        report = check_simulator(assets, task, on_progress=lambda message: status.update(message))
     if json_out:
         print_json(report.model_dump())
     else:

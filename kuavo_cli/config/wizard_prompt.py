@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kuavo_cli.config.wizard import Prompter, Question
+from kuavo_cli.config.wizard_questions import Prompter, Question
 from kuavo_cli.errors import UsageError
 
 

@@ -66,9 +66,10 @@ class Scheduler:
         return self.raw_dir / bag.path
 
     def fetch(self, bag: RemoteBag) -> Path:
-        from kuavo_cli.hub.fetch import _hf_download, _silent_bar, verify_file
+        from kuavo_cli.hub.fetch import verify_file
+        from kuavo_cli.hub.transfer import hf_download, silent_bar
 
-        path = _hf_download(self.listing, self.settings, bag.path, self.raw_dir, None, bar=_silent_bar)
+        path = hf_download(self.listing, self.settings, bag.path, self.raw_dir, None, bar=silent_bar)
         problem = verify_file(path, bag.remote, hashes=self.source.verify)
         if problem:
             self.discard(bag)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,27 +96,34 @@ def _action_names(meta: Any, key: str, dim: int) -> list[str]:
     return fallback if len(fallback) == dim else [f"dim_{i}" for i in range(dim)]
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    """How checkpoints are replayed; the same for every checkpoint of one `kuavo eval`."""
+
+    dataset: str | None = None  # folder or repo id; default: the one the checkpoint was trained on
+    episodes: str | None = None  # e.g. "0,3,5-7"; default: the run's held-out split
+    device: str | None = None  # default: cuda when available, else cpu
+    seed: int = 0  # for sampling policies such as Diffusion
+    plots: bool = True
+
+
 def evaluate_checkpoint(
     path: str | Path,
-    dataset: str | None = None,
-    episodes: str | None = None,
-    device: str | None = None,
+    options: EvalOptions = EvalOptions(),
     out: Path | None = None,
-    seed: int = 0,
-    plots_enabled: bool = True,
     console: Console | None = None,
 ) -> dict:
     """Evaluate one checkpoint; writes report.json, report.md and plots to the out folder; returns the report."""
     console = console or Console(stderr=True)
-    device = resolve_device(device)
+    device = resolve_device(options.device)
     ref = resolve_checkpoint(path)
     label = checkpoint_label(ref)
-    choice = resolve_dataset(ref, dataset)
+    choice = resolve_dataset(ref, options.dataset)
 
     # Meta files first (lerobot's loader would go to the hub for a missing one), then every data and video
     # file of the chosen episodes: a missing or truncated file is named before any model is loaded.
     meta = open_metadata(choice.root, choice.repo_id)
-    picked = choose_episodes(ref, choice, meta, episodes)
+    picked = choose_episodes(ref, choice, meta, options.episodes)
     check_episode_files(meta, picked.episodes)
 
     rss_reset = reset_peak_rss()
@@ -136,7 +144,7 @@ def evaluate_checkpoint(
     ) as progress:  # fmt: skip
         task = progress.add_task("replay", total=len(data))
         result = replay(
-            policy, cfg, pre, post, data, feature_map, device, seed=seed,
+            policy, cfg, pre, post, data, feature_map, device, seed=options.seed,
             on_frame=lambda: progress.advance(task),
         )  # fmt: skip
 
@@ -164,7 +172,7 @@ def evaluate_checkpoint(
         "episodes": [ep.episode for ep in result.episodes],
         "episodes_source": picked.source,
         "device": device,
-        "seed": seed,
+        "seed": options.seed,
         "policy": _chunking(cfg),
         "overall": metrics.overall(result.episodes, grippers),
         "per_joint": metrics.per_joint(
@@ -181,7 +189,7 @@ def evaluate_checkpoint(
         "warnings": warnings,
         "out_dir": str(out),
     }
-    if plots_enabled:
+    if options.plots:
         report["plots"] = plots.write_plots(out, result.episodes, report, names, float(meta.fps))
     write_report(out, report)
     return report
@@ -214,12 +222,8 @@ def _chunking(cfg: Any) -> dict:
 
 def evaluate_many(
     paths: Sequence[str | Path],
-    dataset: str | None = None,
-    episodes: str | None = None,
-    device: str | None = None,
+    options: EvalOptions = EvalOptions(),
     out: Path | None = None,
-    seed: int = 0,
-    plots_enabled: bool = True,
     console: Console | None = None,
 ) -> dict:
     """Evaluate each checkpoint; with several, also rank them. Returns {"reports": [...], "comparison": ...}."""
@@ -230,10 +234,7 @@ def evaluate_many(
     for ref in refs:
         verify_pretrained_dir(ref.pretrained_dir)  # ... and on a damaged file before any replay
     outs = _out_dirs(refs, out)
-    reports = [
-        evaluate_checkpoint(p, dataset, episodes, device, o, seed, plots_enabled, console)
-        for p, o in zip(paths, outs, strict=True)
-    ]
+    reports = [evaluate_checkpoint(p, options, o, console) for p, o in zip(paths, outs, strict=True)]
     result: dict[str, Any] = {"reports": reports, "comparison": None}
     if len(reports) > 1:
         where = Path(out) if out is not None else Path("outputs") / "eval" / "comparison"
@@ -244,7 +245,7 @@ def evaluate_many(
             "out_dir": str(where),
         }
         comparison["plots"] = (
-            [plots.comparison(comparison["ranking"], where / "comparison.png").name] if plots_enabled else []
+            [plots.comparison(comparison["ranking"], where / "comparison.png").name] if options.plots else []
         )
         write_json(where / "comparison.json", comparison)
         write_atomic(where / "comparison.md", comparison_markdown(comparison))
@@ -264,6 +265,13 @@ def _out_dirs(refs: list[CheckpointRef], out: Path | None) -> list[Path | None]:
     return [Path(out) / name for name in labels]
 
 
+def result_document(result: dict) -> dict:
+    """What `kuavo eval --json` prints: one checkpoint, its report (as report.json); several, the ranking
+    with every report."""
+    comparison = result["comparison"]
+    return {**comparison, "reports": result["reports"]} if comparison else result["reports"][0]
+
+
 def print_results(console: Console, result: dict) -> None:
     for report in result["reports"]:
         print_report(console, report)
@@ -274,9 +282,8 @@ def print_results(console: Console, result: dict) -> None:
 def run_demo_eval(run_dir: Path, data_root: Path, out_dir: Path, console: Console | None = None) -> dict:
     """The `kuavo demo` step: the run's best checkpoint on its held-out split; returns the summary."""
     console = console or Console(stderr=True)
-    report = evaluate_checkpoint(
-        run_dir, dataset=str(data_root), out=Path(out_dir), device="cpu", console=console
-    )
+    options = EvalOptions(dataset=str(data_root), device="cpu")
+    report = evaluate_checkpoint(run_dir, options, out=Path(out_dir), console=console)
     print_report(console, report)
     return {
         "checkpoint": report["checkpoint"]["pretrained_dir"],

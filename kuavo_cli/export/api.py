@@ -81,14 +81,10 @@ def _dispatch(
         from kuavo_cli.export.kit import export_kit
 
         return export_kit(ref, out, task=task, device=device, force=force)
-    if fmt == "onnx":
-        from kuavo_cli.export.onnx_export import export_onnx
+    if fmt in ("onnx", "torchscript"):
+        from kuavo_cli.export.graph_export import BACKENDS, export_graph
 
-        return export_onnx(ref, out, force=force, atol=atol)
-    if fmt == "torchscript":
-        from kuavo_cli.export.torchscript_export import export_torchscript
-
-        return export_torchscript(ref, out, force=force, atol=atol)
+        return export_graph(BACKENDS[fmt], ref, out, force=force, atol=atol)
     from kuavo_cli.export.submission import export_submission
 
     return export_submission(

@@ -6,7 +6,6 @@ never expected: it is not silently rewritten but makes the export fail, so the u
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import struct
@@ -152,7 +151,3 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
             seen.add(key)
             out.append(f)
     return out
-
-
-def dump_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str) + "\n"

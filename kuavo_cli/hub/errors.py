@@ -76,24 +76,20 @@ def translate(
             f"{repo_id} is gated and this request is not authorised (HTTP {status})",
             f"accept its terms on {settings.endpoint}/{_url_prefix(repo_type)}{repo_id}, then {LOGIN_HINT}",
         )
-    if isinstance(err, RevisionNotFoundError):
-        return UsageError(
-            f"revision not found in {repo_id}", "check --revision (a branch, tag or commit sha)"
-        )
-    if isinstance(err, RepositoryNotFoundError):
-        return UsageError(
-            f"{repo_type} repo {repo_id} not found (or it is private)",
-            f"check the id (owner/name) and --repo-type; for a private repo {LOGIN_HINT}",
-        )
-    if isinstance(err, RemoteEntryNotFoundError):
-        return KuavoError(
-            f"a file listed by {repo_id} is missing on the hub: {err}", "retry; the repo may be changing"
-        )
-    if isinstance(err, HFValidationError):
-        return UsageError(
-            f"{repo_id!r} is not a valid repo id",
-            "write it as owner/name, e.g. LejuRobotics/kuavo_data_challenge_icra",
-        )
+    # (hub error, exit kind, message, fix), tried in order: subclasses before the classes they extend
+    known: list[tuple[type[BaseException], type[KuavoError], str, str]] = [
+        (RevisionNotFoundError, UsageError, f"revision not found in {repo_id}",
+         "check --revision (a branch, tag or commit sha)"),
+        (RepositoryNotFoundError, UsageError, f"{repo_type} repo {repo_id} not found (or it is private)",
+         f"check the id (owner/name) and --repo-type; for a private repo {LOGIN_HINT}"),
+        (RemoteEntryNotFoundError, KuavoError, f"a file listed by {repo_id} is missing on the hub: {err}",
+         "retry; the repo may be changing"),
+        (HFValidationError, UsageError, f"{repo_id!r} is not a valid repo id",
+         "write it as owner/name, e.g. LejuRobotics/kuavo_data_challenge_icra"),
+    ]  # fmt: skip
+    for kind, error, message, fix in known:
+        if isinstance(err, kind):
+            return error(message, fix)
     if isinstance(err, HfHubHTTPError) and err.response is not None:
         status = err.response.status_code
         if status in (401, 403):

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from kuavo_cli.errors import KuavoError
 from kuavo_cli.hub.errors import is_network_error, storage_folder, translate
-from kuavo_cli.hub.listing import RemoteFile, RepoListing
+from kuavo_cli.hub.listing import RemoteFile
 from kuavo_cli.hub.plan import DownloadPlan
 from kuavo_cli.hub.progress import Cancelled, DownloadProgress
 from kuavo_cli.hub.settings import HubSettings
 from kuavo_cli.hub.sizes import human_bytes
+from kuavo_cli.hub.transfer import hf_download, record_ref
 
 
 @dataclass
@@ -30,44 +31,6 @@ class DownloadResult:
     bytes_fetched: int = 0
     verified: int = 0
     seconds: float = 0.0
-
-
-def _hf_download(
-    listing: RepoListing, settings: HubSettings, path: str, local_dir, cache_dir, bar=None
-) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    return Path(
-        hf_hub_download(
-            listing.repo_id,
-            path,
-            repo_type=listing.repo_type,
-            revision=listing.commit,
-            local_dir=local_dir,
-            cache_dir=cache_dir,
-            endpoint=settings.endpoint,
-            tqdm_class=bar,
-        )
-    )
-
-
-def _silent_bar(*args, **kwargs):
-    from huggingface_hub.utils.tqdm import silent_tqdm
-
-    return silent_tqdm()
-
-
-def fetch_quietly(
-    listing: RepoListing, settings: HubSettings, paths: list[str], local_dir, cache_dir
-) -> None:
-    """Small files needed for planning (LeRobot meta/): no progress bars."""
-    try:
-        for path in paths:
-            _hf_download(listing, settings, path, local_dir, cache_dir, bar=_silent_bar)
-    except Exception as err:
-        raise translate(err, listing.repo_id, listing.repo_type, settings, local_dir) from err
-    if local_dir is None:
-        _record_ref(cache_dir, listing)
 
 
 def file_digest(path: Path, algo: str) -> str:
@@ -105,17 +68,6 @@ def _discard(path: Path, plan: DownloadPlan, remote: RemoteFile) -> None:
     if plan.local_dir is not None:
         meta = plan.target / ".cache" / "huggingface" / "download" / f"{remote.path}.metadata"
         meta.unlink(missing_ok=True)
-
-
-def _record_ref(cache_dir: Path, listing: RepoListing) -> None:
-    """Point refs/<revision> at the commit, as huggingface_hub does, so offline lookups by branch name work."""
-    if listing.revision == listing.commit:
-        return
-    ref = storage_folder(cache_dir, listing.repo_id, listing.repo_type) / "refs" / listing.revision
-    ref.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ref.with_name(ref.name + ".tmp")
-    tmp.write_text(listing.commit)
-    tmp.replace(ref)
 
 
 def _partial_location(plan: DownloadPlan, remote: RemoteFile) -> tuple[Path, Path, str]:
@@ -170,7 +122,7 @@ def execute(
 
     def one(remote: RemoteFile) -> tuple[RemoteFile, Path]:
         progress.start_file(remote.path, remote.size)
-        path = _hf_download(
+        path = hf_download(
             listing, settings, remote.path, plan.local_dir, cache_dir, progress.bar_class(remote.path)
         )
         return remote, path
@@ -214,7 +166,7 @@ def execute(
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     if plan.local_dir is None and result.fetched:
-        _record_ref(cache_dir, listing)
+        record_ref(cache_dir, listing)
     result.seconds = time.monotonic() - started
     if fatal is not None:
         raise fatal if isinstance(fatal, KuavoError) else KuavoError(str(fatal))

@@ -14,6 +14,7 @@ from kuavo_cli.hub.lerobot_repo import meta_files, select_lerobot_files
 from kuavo_cli.hub.listing import RemoteFile, RepoListing, list_remote, summarise_groups
 from kuavo_cli.hub.settings import DEFAULT_REPO, REPO_TYPES, HubSettings, make_api
 from kuavo_cli.hub.sizes import human_bytes
+from kuavo_cli.hub.transfer import fetch_quietly
 
 
 @dataclass
@@ -124,8 +125,6 @@ def build_plan(
     request: DownloadRequest, settings: HubSettings, listing: RepoListing, scratch_meta: bool
 ) -> DownloadPlan:
     """Select files. LeRobot repos with --episodes/--task first fetch meta/ (into a temp dir when scratch_meta)."""
-    from kuavo_cli.hub.fetch import fetch_quietly
-
     filters = request.filters
     target, cache_dir = target_for(listing, settings, request.local_dir)
     lerobot = None

@@ -99,16 +99,6 @@ def loss_curves(
     return _save(plt, fig, path)
 
 
-def histogram_png(values: list[int], title: str, path: Path, bins: int = 10) -> Path:
-    plt, fig, axes = _figure(1, 1, (6, 3.5))
-    axes[0][0].hist(values, bins=bins, color="#4477aa")
-    axes[0][0].set_xlabel("frames per episode")
-    axes[0][0].set_ylabel("episodes")
-    axes[0][0].set_title(title, fontsize=10)
-    fig.tight_layout()
-    return _save(plt, fig, path)
-
-
 def _positive(curves: dict[str, tuple[list[float], list[float]]]) -> bool:
     ys = [v for _, y in curves.values() for v in y]
     return bool(ys) and min(ys) > 0 and max(ys) / min(ys) > 20

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -14,6 +14,9 @@ from kuavo_cli.errors import UsageError
 from kuavo_cli.sim import report as sim_report
 from kuavo_cli.sim.episodes import BUILTINS, EpisodeJob, make_agent, run_many
 from kuavo_cli.sim.runner import EpisodeOptions, make_scene, parse_latency
+
+if TYPE_CHECKING:
+    from kuavo_cli.sim.official.check import CheckReport
 
 
 def _label(source: str, taken: list[str]) -> str:
@@ -126,3 +129,20 @@ def evaluate_sim(
     }
     sim_report.write(out, report, with_plot=plots_enabled)
     return report
+
+
+def check_simulator(
+    assets: Path | str | None = None,
+    tasks: Sequence[str] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> CheckReport:
+    """`kuavo sim check`: is this checkout of the official simulator (default $KUAVO_SIM_ASSETS) usable for
+    `--sim task1..3`? A report with one item per check and a fix per problem (`report.ok`)."""
+    from kuavo_cli.sim.official.check import check_checkout
+    from kuavo_cli.sim.official.layout import TASKS
+
+    chosen = tuple(tasks) if tasks else TASKS
+    unknown = [t for t in chosen if t not in TASKS]
+    if unknown:
+        raise UsageError(f"unknown task {', '.join(unknown)}", hint=f"use {', '.join(TASKS)}")
+    return check_checkout(assets, chosen, on_progress=on_progress)
