@@ -20,6 +20,7 @@ from kuavo_cli.hub.plan import DownloadPlan
 from kuavo_cli.hub.progress import Cancelled, DownloadProgress
 from kuavo_cli.hub.settings import HubSettings
 from kuavo_cli.hub.sizes import human_bytes
+from kuavo_cli.utils.atomic import write_text
 
 
 @dataclass
@@ -112,10 +113,7 @@ def _record_ref(cache_dir: Path, listing: RepoListing) -> None:
     if listing.revision == listing.commit:
         return
     ref = storage_folder(cache_dir, listing.repo_id, listing.repo_type) / "refs" / listing.revision
-    ref.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ref.with_name(ref.name + ".tmp")
-    tmp.write_text(listing.commit)
-    tmp.replace(ref)
+    write_text(ref, listing.commit)
 
 
 def _partial_location(plan: DownloadPlan, remote: RemoteFile) -> tuple[Path, Path, str]:

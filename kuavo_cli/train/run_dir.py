@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from kuavo_cli.checkpoints import CHECKPOINTS_DIR, TRAINING_STATE_DIR
 from kuavo_cli.config.models import DistributedTrainConfig
 from kuavo_cli.errors import UsageError
 from kuavo_cli.train import checkpointing as ckpt
+from kuavo_cli.utils import atomic
 
 CONFIG_FILE = "train_config.yaml"
 SPLIT_FILE = "split.json"
@@ -72,17 +72,11 @@ class RunDir:
             run.state = json.loads((step_dir / TRAINING_STATE_DIR / "kuavo_state.json").read_text())
         if accelerator.is_main_process:
             run.path.mkdir(parents=True, exist_ok=True)
-            _write_atomic(
+            atomic.write_text(
                 run.path / CONFIG_FILE, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
             )
         accelerator.wait_for_everyone()
         return run
 
     def write_split(self, split: Any) -> None:
-        _write_atomic(self.path / SPLIT_FILE, split.to_json())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        atomic.write_text(self.path / SPLIT_FILE, split.to_json())
