@@ -30,10 +30,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
 
+    from kuavo_cli.checkpoints import save as ckpt
     from kuavo_cli.config import DistributedTrainConfig
     from kuavo_cli.data.synthetic import SyntheticSpec, make_synthetic_dataset
     from kuavo_cli.train import Trainer
-    from kuavo_cli.train import checkpointing as ckpt
     from kuavo_cli.train.best import BestTracker, save_model_only_atomic
 
     work = args.out or Path(tempfile.mkdtemp(prefix="kuavo-bench-best-"))

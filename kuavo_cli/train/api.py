@@ -35,7 +35,7 @@ def resolve_config(
                 "no config given", "kuavo train CONFIG.yaml (create one with `kuavo config-init`)"
             )
         return load_train_config(config, overrides, flags)
-    from kuavo_cli.train.checkpointing import find_resume_checkpoint, run_dir_of
+    from kuavo_cli.checkpoints.save import find_resume_checkpoint, run_dir_of
 
     step_dir = find_resume_checkpoint(resume)
     run = run_dir_of(step_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kuavo_cli.checkpoints import CHECKPOINTS_DIR, PRETRAINED_DIR
-from kuavo_cli.train import checkpointing as ckpt
+from kuavo_cli.checkpoints import save as ckpt
 
 
 class BestTracker:

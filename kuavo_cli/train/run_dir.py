@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 
 from kuavo_cli.checkpoints import CHECKPOINTS_DIR, TRAINING_STATE_DIR
+from kuavo_cli.checkpoints import save as ckpt
 from kuavo_cli.config.models import DistributedTrainConfig
 from kuavo_cli.errors import UsageError
-from kuavo_cli.train import checkpointing as ckpt
 from kuavo_cli.utils import atomic
 
 CONFIG_FILE = "train_config.yaml"

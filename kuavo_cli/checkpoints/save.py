@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kuavo_cli.checkpoints import (
+from kuavo_cli.checkpoints.read import (
     CHECKPOINTS_DIR,
     TRAINING_STATE_DIR,
     verify_pretrained_dir,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kuavo_cli.checkpoint_integrity import (
+from kuavo_cli.checkpoints.integrity import (
     CorruptCheckpointError,
     verify_pretrained_dir,
     verify_training_state_dir,
