@@ -1,4 +1,9 @@
-"""Checkpoints in lerobot's layout, written atomically; `last` / `best` links; pruning; resume lookup."""
+"""Write checkpoints in lerobot's layout, atomically; move the `last` / `best` links; prune old steps.
+
+A checkpoint is built in checkpoints/.tmp-<step>, fsynced, then renamed to checkpoints/<step>, and only then
+does a link move. A crash at any point leaves the previous checkpoints and links as they were (at most a
+`.tmp-*` folder, removed by the next save).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kuavo_cli.checkpoints.read import (
+from kuavo_cli.checkpoints.layout import (
+    BEST_FILE,
+    BEST_LINK,
     CHECKPOINTS_DIR,
+    KUAVO_STATE_FILE,
+    LAST_LINK,
+    PRETRAINED_DIR,
+    STAGING_PREFIX,
     TRAINING_STATE_DIR,
-    verify_pretrained_dir,
-    verify_training_state_dir,
+    step_name,
 )
-from kuavo_cli.errors import UsageError
-
-BEST_LINK = "best"
-LAST_LINK = "last"
-
-
-def step_name(step: int, total_steps: int) -> str:
-    from lerobot.common.train_utils import get_step_identifier
-
-    return get_step_identifier(step, total_steps)
+from kuavo_cli.utils import atomic
 
 
 def save_checkpoint_atomic(
@@ -42,60 +43,57 @@ def save_checkpoint_atomic(
     extra_state: dict[str, Any],
     write_extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write checkpoints/<step> via a temp folder + rename, then move `last`. A crash mid-write leaves the
-    previous checkpoint and links untouched (only a `.tmp-*` folder, removed on the next save)."""
+    """checkpoints/<step> (weights, processors, optimizer/scheduler/rng state, `extra_state` as
+    kuavo_state.json) through lerobot's own save_checkpoint, then `last` -> <step>."""
     from lerobot.common.train_utils import save_checkpoint
 
     ckpts = run_dir / CHECKPOINTS_DIR
     ckpts.mkdir(parents=True, exist_ok=True)
-    for stale in ckpts.glob(".tmp-*"):
+    for stale in [*ckpts.glob(f"{STAGING_PREFIX}*"), *ckpts.glob(".*.old-*")]:  # left by a crash
         shutil.rmtree(stale, ignore_errors=True)
     final = ckpts / step_name(step, total_steps)
-    tmp = ckpts / f".tmp-{final.name}"
+    tmp = _staging(final)
     save_checkpoint(
-        checkpoint_dir=tmp,
-        step=step,
-        cfg=lerobot_cfg,
-        policy=policy,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        preprocessor=preprocessor,
-        postprocessor=postprocessor,
-        num_processes=num_processes,
-        batch_size=batch_size,
-    )
-    (tmp / TRAINING_STATE_DIR / "kuavo_state.json").write_text(json.dumps(extra_state, indent=2))
+        checkpoint_dir=tmp, step=step, cfg=lerobot_cfg, policy=policy, optimizer=optimizer,
+        scheduler=scheduler, preprocessor=preprocessor, postprocessor=postprocessor,
+        num_processes=num_processes, batch_size=batch_size,
+    )  # fmt: skip
+    (tmp / TRAINING_STATE_DIR / KUAVO_STATE_FILE).write_text(json.dumps(extra_state, indent=2))
     if write_extra is not None:  # e.g. the other ranks' RNG states, inside the same atomic rename
         write_extra(tmp / TRAINING_STATE_DIR)
     _crash_point_for_tests(tmp)
-    _fsync_tree(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    _publish(tmp, final)
     set_link(ckpts, LAST_LINK, final.name)
     return final
 
 
-def _crash_point_for_tests(tmp: Path) -> None:
-    # Fault injection for the "killed while writing a checkpoint" test: dies with the temp folder half-done.
-    if os.environ.get("KUAVO_TEST_DIE_DURING_SAVE") == tmp.name.removeprefix(".tmp-"):
-        os._exit(137)
+def save_model_only_atomic(final: Path, state_dict: dict[str, Any], parts: dict[str, Any]) -> None:
+    """checkpoints/<step>/pretrained_model from a state dict (weights, policy + train config, processors),
+    no training_state: what `best` points at when the best step is not a save point."""
+    tmp = _staging(final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    pretrained = tmp / PRETRAINED_DIR
+    model, lerobot_cfg = parts["model"], parts["lerobot_cfg"]
+    model.save_pretrained(pretrained, state_dict=state_dict)
+    lerobot_cfg.save_pretrained(pretrained)
+    if (
+        lerobot_cfg.peft is not None
+    ):  # an adapter folder lacks the policy config (as lerobot's save_checkpoint)
+        model.config.save_pretrained(pretrained)
+    parts["preprocessor"].save_pretrained(pretrained)
+    parts["postprocessor"].save_pretrained(pretrained)
+    _publish(tmp, final)
 
 
-def _fsync_tree(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+def write_best(ckpts: Path, name: str, step: int, val_loss: float) -> None:
+    """`best` -> <name>, with best.json recording the step and its validation loss."""
+    set_link(ckpts, BEST_LINK, name)
+    atomic.write_text(ckpts / BEST_FILE, json.dumps({"step": step, "val_loss": val_loss}) + "\n")
 
 
 def set_link(ckpts: Path, name: str, target: str) -> None:
     """Atomically point checkpoints/<name> at <target> (relative symlink, as lerobot's `last`)."""
-    tmp = ckpts / f".{name}.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(target)
-    os.replace(tmp, ckpts / name)
+    atomic.symlink(ckpts / name, target)
 
 
 def link_target(ckpts: Path, name: str) -> str | None:
@@ -114,30 +112,16 @@ def prune(ckpts: Path) -> list[str]:
     return removed
 
 
-def find_resume_checkpoint(path: Path) -> Path:
-    """A run folder (its `last`) or a checkpoints/<step> folder -> the step folder to resume from.
-
-    The step folder's files are verified whole (weights, processors, optimizer/scheduler/rng state) here, the
-    one place every resume passes, so a damaged checkpoint is named before a training process starts.
-    """
-    step_dir = _resume_step_dir(Path(path))
-    verify_pretrained_dir(step_dir / "pretrained_model")
-    verify_training_state_dir(step_dir / TRAINING_STATE_DIR)
-    return step_dir
+def _staging(final: Path) -> Path:
+    return final.with_name(f"{STAGING_PREFIX}{final.name}")
 
 
-def _resume_step_dir(path: Path) -> Path:
-    if (path / CHECKPOINTS_DIR / LAST_LINK).exists():
-        return (path / CHECKPOINTS_DIR / LAST_LINK).resolve()
-    if (path / TRAINING_STATE_DIR).is_dir():
-        return path.resolve()
-    if path.name == "pretrained_model" and (path.parent / TRAINING_STATE_DIR).is_dir():
-        return path.parent.resolve()
-    raise UsageError(
-        f"cannot resume from {path}: no checkpoints/last and no training_state folder",
-        "pass the run folder (outputs/train/...) or one of its checkpoints/<step> folders",
-    )
+def _publish(tmp: Path, final: Path) -> None:
+    atomic.fsync_tree(tmp)
+    atomic.replace_dir(tmp, final)
 
 
-def run_dir_of(step_dir: Path) -> Path:
-    return step_dir.parent.parent
+def _crash_point_for_tests(tmp: Path) -> None:
+    # Fault injection for the "killed while writing a checkpoint" test: dies with the temp folder half-done.
+    if os.environ.get("KUAVO_TEST_DIE_DURING_SAVE") == tmp.name.removeprefix(STAGING_PREFIX):
+        os._exit(137)

@@ -11,14 +11,17 @@ from typing import Any
 
 import yaml
 
-from kuavo_cli.checkpoints import CHECKPOINTS_DIR, TRAINING_STATE_DIR
-from kuavo_cli.checkpoints import save as ckpt
+from kuavo_cli import checkpoints as ckpt
+from kuavo_cli.checkpoints import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    KUAVO_STATE_FILE,
+    SPLIT_FILE,
+    TRAINING_STATE_DIR,
+)
 from kuavo_cli.config.models import DistributedTrainConfig
 from kuavo_cli.errors import UsageError
 from kuavo_cli.utils import atomic
-
-CONFIG_FILE = "train_config.yaml"
-SPLIT_FILE = "split.json"
 
 
 def default_output_dir(cfg: DistributedTrainConfig) -> Path:
@@ -53,7 +56,7 @@ class RunDir:
                 )
             resume_from = cfg.output_dir
         if resume_from is not None:
-            step_dir = ckpt.find_resume_checkpoint(resume_from)
+            step_dir = ckpt.resume_checkpoint(resume_from)
             path = ckpt.run_dir_of(step_dir)
             if check_resume is not None:
                 check_resume(step_dir)
@@ -68,8 +71,8 @@ class RunDir:
                     f"continue it with --resume {path}, or choose another output_dir",
                 )
         run = cls(path.resolve(), step_dir)
-        if step_dir is not None and (step_dir / TRAINING_STATE_DIR / "kuavo_state.json").exists():
-            run.state = json.loads((step_dir / TRAINING_STATE_DIR / "kuavo_state.json").read_text())
+        if step_dir is not None and (step_dir / TRAINING_STATE_DIR / KUAVO_STATE_FILE).exists():
+            run.state = json.loads((step_dir / TRAINING_STATE_DIR / KUAVO_STATE_FILE).read_text())
         if accelerator.is_main_process:
             run.path.mkdir(parents=True, exist_ok=True)
             atomic.write_text(

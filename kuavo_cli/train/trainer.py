@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from kuavo_cli.checkpoints import save as ckpt
+from kuavo_cli import checkpoints as ckpt
 from kuavo_cli.config.models import DistributedTrainConfig, TrainPipelineConfigLejuRobot
 from kuavo_cli.data.batch import images_to_float
 from kuavo_cli.train import data, lerobot_bridge, preflight, processors, rng
