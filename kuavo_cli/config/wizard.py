@@ -353,7 +353,7 @@ def render(answers: Answers, template: str | None = None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_config_file(path: Path, text: str, force: bool = False) -> None:
+def write_atomic(path: Path, text: str, force: bool = False) -> None:
     """Write via a temp file in the same folder; without `force` an existing file is never replaced."""
     if path.is_dir():
         raise UsageError(f"{path} is a folder", "give a file name with --out")
@@ -392,5 +392,5 @@ def config_init(given: dict[str, Any], prompt: Prompter | None = None, force: bo
     answers, defaults_used = collect_answers(given, prompt)
     text = render(answers)
     validate(yaml.safe_load(text), source=str(answers.out))  # the file must pass `kuavo config validate`
-    write_config_file(answers.out, text, force=force)
+    write_atomic(answers.out, text, force=force)
     return InitResult(answers.out, answers, defaults_used)
