@@ -30,11 +30,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
 
+    from kuavo_cli import checkpoints as ckpt
     from kuavo_cli.config import DistributedTrainConfig
     from kuavo_cli.data.synthetic import SyntheticSpec, make_synthetic_dataset
     from kuavo_cli.train import Trainer
-    from kuavo_cli.train import checkpointing as ckpt
-    from kuavo_cli.train.best import BestTracker, save_model_only_atomic
+    from kuavo_cli.train.best import BestTracker
 
     work = args.out or Path(tempfile.mkdtemp(prefix="kuavo-bench-best-"))
     data = make_synthetic_dataset(
@@ -71,7 +71,7 @@ def main() -> None:
     parts.update(preprocessor=trainer.preprocessor, postprocessor=trainer.postprocessor)
     target = full.parent / "000002"
     t0 = time.perf_counter()
-    save_model_only_atomic(target, best._pending[1], parts)
+    ckpt.save_model_only_atomic(target, best._pending[1], parts)
     model_only_s = time.perf_counter() - t0
 
     result = {

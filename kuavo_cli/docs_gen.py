@@ -23,6 +23,7 @@ from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from kuavo_cli.utils import atomic
 from kuavo_cli.utils.yaml_text import yaml_value
 
 HEADER = """\
@@ -320,13 +321,6 @@ def _policy_part(policy_model: type[BaseModel]) -> list[str]:
 
 
 # ---- entry point -------------------------------------------------------------------------------------------
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kuavo_cli.docs_gen", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, nargs="?", default=Path("docs/config.md"), help="page to write")
@@ -349,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.out} is up to date")
         return 0
-    write_atomic(args.out, text)
+    atomic.write_text(args.out, text)
     print(f"Wrote {args.out}")
     return 0
 

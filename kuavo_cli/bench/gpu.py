@@ -15,7 +15,6 @@ the whole path on a machine without a GPU.
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kuavo_cli.errors import UsageError
+from kuavo_cli.utils.atomic import write_text
 
 GPU_POLICIES: dict[str, dict[str, Any]] = {
     "act": {"type": "act", "pretrained_backbone_weights": None},
@@ -151,9 +151,7 @@ def check_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _save(path: Path, report: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str))
-    os.replace(tmp, path)  # never a half-written report
+    write_text(path, json.dumps(report, indent=2, default=str))  # never a half-written report
 
 
 def run_gpu_benchmark(opts: GpuBenchOptions, log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:

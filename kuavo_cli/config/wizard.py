@@ -9,10 +9,8 @@ is a pure function of them, so the interactive and the scripted path write byte-
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kuavo_cli.config.models import MixedPrecision
 from kuavo_cli.data.schema import SIM_TASKS
 from kuavo_cli.errors import UsageError
+from kuavo_cli.utils import atomic
 
 # The policies offered in the wizard's menu (all registered in lerobot 0.6.1); `--policy` accepts any type.
 WIZARD_POLICIES = ("act", "diffusion", "pi05", "smolvla", "pi0", "vqbet")
@@ -185,22 +184,7 @@ def write_atomic(path: Path, text: str, force: bool = False) -> None:
         raise UsageError(f"{path} is a folder", "give a file name with --out")
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", "choose another --out or add --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if `path` appeared meanwhile: never clobbers
-            except FileExistsError:
-                raise UsageError(f"{path} already exists", "add --force to overwrite it") from None
-            except OSError:  # file systems without hard links
-                os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    try:  # without force, refused even when `path` appears while this writes
+        atomic.write_text(path, text, overwrite=force)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists", "add --force to overwrite it") from None

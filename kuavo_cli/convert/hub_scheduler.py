@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from kuavo_cli.convert.pipeline import encoder_threads
 from kuavo_cli.convert.worker import BagJob, BagResult, convert_bag, warm_up
 from kuavo_cli.errors import KuavoError
+from kuavo_cli.utils.atomic import write_text
 
 if TYPE_CHECKING:
     from kuavo_cli.hub.listing import RemoteFile
@@ -194,13 +195,8 @@ class Scheduler:
             record_path = staging / "episodes" / bag.key / "episode.json"
             record = json.loads(record_path.read_text(encoding="utf-8"))
             record["provenance"]["source_path"] = bag.path
-            tmp = record_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
-            tmp.replace(record_path)
+            write_text(record_path, json.dumps(record, indent=2))
         else:
             record = {"identity": bag.identity, "options": self.cfg.output_options(), "reason": result.reason}
-            path = staging / SKIPPED_DIR / f"{bag.key}.json"
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
-            tmp.replace(path)
+            write_text(staging / SKIPPED_DIR / f"{bag.key}.json", json.dumps(record, indent=2))
         self.results.setdefault(bag.task, {})[bag.order] = result

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kuavo_cli.inspect.plots import _figure, _save
+from kuavo_cli.inspect.plots import _figure
+from kuavo_cli.utils.atomic import save_figure
 
 OK, BAD = "#4c78a8", "#e45756"
 
@@ -59,4 +60,4 @@ def quality_png(report: dict, path: Path) -> Path:
         fontsize=10,
     )
     fig.tight_layout()
-    return _save(plt, fig, Path(path))
+    return save_figure(fig, path, dpi=100)

@@ -27,11 +27,10 @@ from kuavo_cli.evaluate.report import (
     print_ranking,
     print_report,
     ranking,
-    write_atomic,
-    write_json,
     write_report,
 )
 from kuavo_cli.evaluate.sources import check_features, choose_episodes, rename_map, resolve_dataset
+from kuavo_cli.utils.atomic import write_json, write_text
 from kuavo_cli.utils.logs import quiet_logs
 
 N_TIME_BINS = 10
@@ -248,7 +247,7 @@ def evaluate_many(
             [plots.comparison(comparison["ranking"], where / "comparison.png").name] if options.plots else []
         )
         write_json(where / "comparison.json", comparison)
-        write_atomic(where / "comparison.md", comparison_markdown(comparison))
+        write_text(where / "comparison.md", comparison_markdown(comparison))
         result["comparison"] = comparison
     return result
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kuavo_cli.evaluate.metrics import EpisodeResult
-from kuavo_cli.evaluate.report import current_umask
+from kuavo_cli.utils.atomic import save_figure
 
 
 def _pyplot() -> Any:
@@ -24,18 +22,7 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    plt = _pyplot()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; plots are meant to be shared
-        fig.savefig(tmp, dpi=90, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return save_figure(fig, path, dpi=90, bbox_inches="tight")
 
 
 def trajectories(ep: EpisodeResult, names: list[str], fps: float, title: str, path: Path) -> Path:

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from kuavo_cli.utils.atomic import write_json, write_text
+
 REPORT_VERSION = 1
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; reports are meant to be shared
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_json(path: Path, data: Any) -> Path:
-    return write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _f(value: Any, spec: str = ".4g") -> str:
@@ -154,7 +129,7 @@ def markdown(report: dict) -> str:
 
 def write_report(out: Path, report: dict) -> None:
     write_json(out / "report.json", report)
-    write_atomic(out / "report.md", markdown(report))
+    write_text(out / "report.md", markdown(report))
 
 
 def ranking(reports: list[dict]) -> list[dict]:

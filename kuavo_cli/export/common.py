@@ -5,9 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +12,7 @@ from typing import Any
 
 from kuavo_cli.checkpoints import CheckpointRef
 from kuavo_cli.errors import UsageError
+from kuavo_cli.utils import atomic
 
 FORMATS = ("lerobot", "kit", "onnx", "torchscript", "submission")
 PROCESSOR_PREFIXES = ("policy_preprocessor", "policy_postprocessor")
@@ -71,21 +69,8 @@ def check_out(out: Path, force: bool) -> None:
 def staged_dir(out: Path, force: bool) -> Iterator[Path]:
     """Build the output in a hidden folder beside `out`, then swap it in; on any error nothing is left."""
     check_out(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    stage.mkdir()
-    try:
+    with atomic.staged_dir(out) as stage:
         yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, old)
-    os.replace(stage, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def list_files(root: Path) -> list[str]:

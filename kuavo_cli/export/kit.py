@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from kuavo_cli.checkpoints import CHECKPOINTS_DIR, CheckpointRef
+from kuavo_cli.checkpoints import BEST_LINK, CHECKPOINTS_DIR, CheckpointRef
 from kuavo_cli.errors import UsageError
 from kuavo_cli.export.common import (
     ExportResult,
@@ -188,7 +188,7 @@ def _epoch(ref: CheckpointRef) -> str | int:
     """`best` for the run's best checkpoint (the kit's default), else the training step."""
     if ref.step_dir is None or ref.run_dir is None:
         return "best"
-    best = ref.run_dir / CHECKPOINTS_DIR / "best"
+    best = ref.run_dir / CHECKPOINTS_DIR / BEST_LINK
     if best.exists() and best.resolve() == ref.step_dir.resolve():
         return "best"
     step = ref.step

@@ -9,7 +9,14 @@ from typing import Any
 
 import yaml
 
-from kuavo_cli.checkpoints import CheckpointRef
+from kuavo_cli.checkpoints import (
+    BEST_FILE,
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    METRICS_FILE,
+    TRAIN_CONFIG_JSON,
+    CheckpointRef,
+)
 from kuavo_cli.export.scrub import redact_paths
 
 VAL_KEYS = ("val_loss", "validation_loss", "val/loss", "eval_loss", "val/l1_loss")
@@ -17,10 +24,10 @@ VAL_KEYS = ("val_loss", "validation_loss", "val/loss", "eval_loss", "val/l1_loss
 
 def training_config(ref: CheckpointRef) -> tuple[str, Any] | None:
     """(source file name, parsed config): kuavo's train_config.yaml, else lerobot's train_config.json."""
-    if ref.run_dir is not None and (ref.run_dir / "train_config.yaml").exists():
-        return "train_config.yaml", yaml.safe_load((ref.run_dir / "train_config.yaml").read_text())
-    if (ref.pretrained_dir / "train_config.json").exists():
-        return "train_config.json", json.loads((ref.pretrained_dir / "train_config.json").read_text())
+    if ref.run_dir is not None and (ref.run_dir / CONFIG_FILE).exists():
+        return CONFIG_FILE, yaml.safe_load((ref.run_dir / CONFIG_FILE).read_text())
+    if (ref.pretrained_dir / TRAIN_CONFIG_JSON).exists():
+        return TRAIN_CONFIG_JSON, json.loads((ref.pretrained_dir / TRAIN_CONFIG_JSON).read_text())
     return None
 
 
@@ -42,7 +49,7 @@ def validation_summary(ref: CheckpointRef) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if ref.run_dir is None:
         return out
-    best_json = ref.run_dir / "checkpoints" / "best.json"
+    best_json = ref.run_dir / CHECKPOINTS_DIR / BEST_FILE
     if best_json.exists():
         try:
             best = json.loads(best_json.read_text())
@@ -51,7 +58,7 @@ def validation_summary(ref: CheckpointRef) -> dict[str, Any]:
                     out["best_" + key.replace("/", "_")] = best[key]
         except json.JSONDecodeError:
             pass
-    metrics = ref.run_dir / "metrics.jsonl"
+    metrics = ref.run_dir / METRICS_FILE
     if not metrics.exists():
         return out
     vals: list[tuple[int | None, float]] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 from kuavo_cli.hub.errors import storage_folder, translate
 from kuavo_cli.hub.listing import RepoListing
 from kuavo_cli.hub.settings import HubSettings
+from kuavo_cli.utils.atomic import write_text
 
 
 def hf_download(
@@ -56,7 +57,4 @@ def record_ref(cache_dir: Path, listing: RepoListing) -> None:
     if listing.revision == listing.commit:
         return
     ref = storage_folder(cache_dir, listing.repo_id, listing.repo_type) / "refs" / listing.revision
-    ref.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ref.with_name(ref.name + ".tmp")
-    tmp.write_text(listing.commit)
-    tmp.replace(ref)
+    write_text(ref, listing.commit)

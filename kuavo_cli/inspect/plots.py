@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from kuavo_cli.utils.atomic import save_figure
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]):
@@ -18,21 +18,6 @@ def _figure(rows: int, cols: int, size: tuple[float, float]):
 
     fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
     return plt, fig, axes
-
-
-def _save(plt, fig, path: Path) -> Path:
-    """Write to a temp file beside `path`, then rename: never a half-written PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def contact_sheet(frames: dict[str, list[tuple[float, np.ndarray]]], title: str, path: Path) -> Path:
@@ -52,7 +37,7 @@ def contact_sheet(frames: dict[str, list[tuple[float, np.ndarray]]], title: str,
                         ha="right", va="center", fontsize=8)  # fmt: skip
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_figure(fig, path, dpi=100)
 
 
 def trajectories(
@@ -77,7 +62,7 @@ def trajectories(
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_figure(fig, path, dpi=100)
 
 
 def loss_curves(
@@ -96,7 +81,7 @@ def loss_curves(
     ax.legend()
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_figure(fig, path, dpi=100)
 
 
 def _positive(curves: dict[str, tuple[list[float], list[float]]]) -> bool:

@@ -1,4 +1,4 @@
-"""Inspect a training run (layout: kuavo_cli/checkpoints.py) or one checkpoint folder, without loading weights."""
+"""Inspect a training run (layout: kuavo_cli/checkpoints/layout.py) or one checkpoint folder, without loading weights."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ import math
 import struct
 from pathlib import Path
 
-from kuavo_cli.checkpoints import CHECKPOINTS_DIR, PRETRAINED_DIR, resolve_checkpoint
+from kuavo_cli.checkpoints import (
+    BEST_FILE,
+    BEST_LINK,
+    CHECKPOINTS_DIR,
+    LAST_LINK,
+    METRICS_FILE,
+    MODEL_FILE,
+    POLICY_CONFIG_FILE,
+    PRETRAINED_DIR,
+    resolve_checkpoint,
+)
 from kuavo_cli.errors import UsageError
-
-METRICS = "metrics.jsonl"
 
 
 def safetensors_params(path: Path) -> dict:
@@ -78,26 +86,26 @@ def _link_step(run: Path, name: str) -> int | None:
 def is_run_folder(path: Path) -> bool:
     return (
         (path / CHECKPOINTS_DIR).is_dir()
-        or (path / METRICS).is_file()
+        or (path / METRICS_FILE).is_file()
         or (path / PRETRAINED_DIR).is_dir()
-        or ((path / "config.json").is_file() and any(path.glob("*.safetensors")))
+        or ((path / POLICY_CONFIG_FILE).is_file() and any(path.glob("*.safetensors")))
     )
 
 
 def inspect_run(path: Path) -> tuple[dict, dict]:
-    run = path if ((path / CHECKPOINTS_DIR).is_dir() or (path / METRICS).is_file()) else None
+    run = path if ((path / CHECKPOINTS_DIR).is_dir() or (path / METRICS_FILE).is_file()) else None
     ref = None
     if run is None or _step_dirs(run):
         ref = resolve_checkpoint(path)  # raises a one-line UsageError for incomplete checkpoints
         run = run or ref.run_dir
     policy: dict = {}
     if ref is not None:
-        cfg_path = ref.pretrained_dir / "config.json"
+        cfg_path = ref.pretrained_dir / POLICY_CONFIG_FILE
         try:
             cfg = json.loads(cfg_path.read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise UsageError(f"{cfg_path} is not valid JSON ({err})") from err
-        weights = ref.pretrained_dir / "model.safetensors"
+        weights = ref.pretrained_dir / MODEL_FILE
         policy = {
             "type": cfg.get("type"),
             "checkpoint": str(ref.pretrained_dir),
@@ -108,25 +116,27 @@ def inspect_run(path: Path) -> tuple[dict, dict]:
             "output_features": sorted((cfg.get("output_features") or {}).keys()),
             **(safetensors_params(weights) if weights.is_file() else {"parameters": None}),
         }
-    rows, skipped = read_metrics(run / METRICS) if run is not None and (run / METRICS).is_file() else ([], 0)
+    rows, skipped = (
+        read_metrics(run / METRICS_FILE) if run is not None and (run / METRICS_FILE).is_file() else ([], 0)
+    )
     train_x, train_y = _curve(rows, "train")
     val_x, val_y = _curve(rows, "val")
     best = None
     if val_y:
         i = min(range(len(val_y)), key=val_y.__getitem__)
         best = {"step": int(val_x[i]), "val_loss": val_y[i]}
-    best_json = run / CHECKPOINTS_DIR / "best.json" if run is not None else None
+    best_json = run / CHECKPOINTS_DIR / BEST_FILE if run is not None else None
     checks = []
     if skipped:
         checks.append(
             {
                 "level": "warning",
                 "code": "metrics_lines",
-                "message": f"{skipped} lines of {METRICS} are not valid JSON records",
+                "message": f"{skipped} lines of {METRICS_FILE} are not valid JSON records",
             }
         )
     if run is not None and not rows:
-        checks.append({"level": "info", "code": "no_metrics", "message": f"no {METRICS} records yet"})
+        checks.append({"level": "info", "code": "no_metrics", "message": f"no {METRICS_FILE} records yet"})
     steps = [int(p.name) for p in _step_dirs(run)] if run is not None else []
     report = {
         "kind": "run",
@@ -134,8 +144,8 @@ def inspect_run(path: Path) -> tuple[dict, dict]:
         "run_dir": str(run) if run is not None else None,
         "policy": policy,
         "checkpoints": steps,
-        "last_step": _link_step(run, "last") if run is not None else None,
-        "best_checkpoint_step": _link_step(run, "best") if run is not None else None,
+        "last_step": _link_step(run, LAST_LINK) if run is not None else None,
+        "best_checkpoint_step": _link_step(run, BEST_LINK) if run is not None else None,
         "best_json": json.loads(best_json.read_text())
         if best_json is not None and best_json.is_file()
         else None,

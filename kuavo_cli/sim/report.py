@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from kuavo_cli.evaluate.report import write_atomic, write_json
+from kuavo_cli.utils.atomic import save_figure, write_json, write_text
 
 SIM_REPORT_VERSION = 1
 
@@ -104,11 +104,7 @@ def plot(report: dict[str, Any], path: Path) -> str:
     ax2.set_xlabel("score per episode")
     fig.suptitle(f"{report['scene']}: proxy scores (welded base, no MPC/WBC)", fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path.name
+    return save_figure(fig, path, dpi=100).name
 
 
 def write(out: Path, report: dict[str, Any], with_plot: bool = True) -> None:
@@ -116,7 +112,7 @@ def write(out: Path, report: dict[str, Any], with_plot: bool = True) -> None:
     if with_plot:
         report["plots"] = [plot(report, out / "scores.png")]
     write_json(out / "report.json", report)
-    write_atomic(out / "report.md", markdown(report))
+    write_text(out / "report.md", markdown(report))
 
 
 def print_summary(console: Console, report: dict[str, Any]) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from kuavo_cli.utils.atomic import atomic_path
 
 CODECS = ("libx264", "h264", "mpeg4")  # the first one this PyAV build has
 
@@ -18,8 +19,7 @@ def write_mp4(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
     h, w = frames[0].shape[:2]
     h2, w2 = h + h % 2, w + w % 2  # yuv420p needs even sizes
     codec = next(c for c in CODECS if c in av.codecs_available)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with av.open(str(tmp), mode="w", format="mp4") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
         for frame in frames:
@@ -29,5 +29,4 @@ def write_mp4(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    os.replace(tmp, path)
     return path

@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from kuavo_cli.checkpoints import CONFIG_FILE
 from kuavo_cli.config.loader import load_train_config, merge_sources, read_yaml, validate
 from kuavo_cli.config.models import DistributedTrainConfig
-from kuavo_cli.train.run_dir import CONFIG_FILE
 
 # Settings that may change on resume without breaking the continued run.
 # Not `gpus`, `batch_size` or `gradient_accumulation_steps`: the saved data position and per-process random
@@ -35,9 +35,9 @@ def resolve_config(
                 "no config given", "kuavo train CONFIG.yaml (create one with `kuavo config-init`)"
             )
         return load_train_config(config, overrides, flags)
-    from kuavo_cli.train.checkpointing import find_resume_checkpoint, run_dir_of
+    from kuavo_cli.checkpoints import resume_checkpoint, run_dir_of
 
-    step_dir = find_resume_checkpoint(resume)
+    step_dir = resume_checkpoint(resume)
     run = run_dir_of(step_dir)
     saved = read_yaml(run / CONFIG_FILE)
     base = read_yaml(config) if config is not None else saved

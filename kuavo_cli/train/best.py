@@ -12,13 +12,10 @@ the last checkpoint.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from kuavo_cli.checkpoints import CHECKPOINTS_DIR, PRETRAINED_DIR
-from kuavo_cli.train import checkpointing as ckpt
+from kuavo_cli import checkpoints as ckpt
 
 
 class BestTracker:
@@ -46,30 +43,9 @@ class BestTracker:
             return None
         step, state = self._pending
         self._pending = None
-        ckpts = run_dir / CHECKPOINTS_DIR
+        ckpts = run_dir / ckpt.CHECKPOINTS_DIR
         name = ckpt.step_name(step, total_steps)
         if step != saved_step:
-            save_model_only_atomic(ckpts / name, state, parts)
-        ckpt.set_link(ckpts, ckpt.BEST_LINK, name)
-        (ckpts / "best.json").write_text(f'{{"step": {step}, "val_loss": {self.best_val}}}\n')
+            ckpt.save_model_only_atomic(ckpts / name, state, parts)
+        ckpt.write_best(ckpts, name, step, self.best_val)
         return ckpts / name
-
-
-def save_model_only_atomic(final: Path, state_dict: dict[str, Any], parts: dict[str, Any]) -> None:
-    """checkpoints/<step>/pretrained_model from a state dict: weights, policy + train config, processors."""
-    tmp = final.with_name(f".tmp-{final.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    pretrained = tmp / PRETRAINED_DIR
-    model, lerobot_cfg = parts["model"], parts["lerobot_cfg"]
-    model.save_pretrained(pretrained, state_dict=state_dict)
-    lerobot_cfg.save_pretrained(pretrained)
-    if (
-        lerobot_cfg.peft is not None
-    ):  # an adapter folder lacks the policy config (as lerobot's save_checkpoint)
-        model.config.save_pretrained(pretrained)
-    parts["preprocessor"].save_pretrained(pretrained)
-    parts["postprocessor"].save_pretrained(pretrained)
-    ckpt._fsync_tree(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from kuavo_cli.checkpoints import TRAINING_STATE_DIR
+from kuavo_cli.checkpoints import KUAVO_STATE_FILE, TRAINING_STATE_DIR, TRAINING_STEP_FILE
 from kuavo_cli.config.models import DistributedTrainConfig
 from kuavo_cli.errors import UsageError
 
@@ -89,8 +89,8 @@ def apply_sync_batch_norms(cfg: DistributedTrainConfig, policy: Any, world: int)
 def saved_topology(step_dir: Path) -> dict[str, int | None]:
     """What wrote the checkpoint: lerobot's training_step.json (num_processes, batch_size) + our state."""
     state_dir = step_dir / TRAINING_STATE_DIR
-    step_file = json.loads((state_dir / "training_step.json").read_text())
-    kuavo_file = state_dir / "kuavo_state.json"
+    step_file = json.loads((state_dir / TRAINING_STEP_FILE).read_text())
+    kuavo_file = state_dir / KUAVO_STATE_FILE
     kuavo = json.loads(kuavo_file.read_text()) if kuavo_file.exists() else {}
     return {
         "num_processes": step_file.get("num_processes"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +11,17 @@ from typing import Any
 
 import yaml
 
-from kuavo_cli.checkpoints import CHECKPOINTS_DIR, TRAINING_STATE_DIR
+from kuavo_cli import checkpoints as ckpt
+from kuavo_cli.checkpoints import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    KUAVO_STATE_FILE,
+    SPLIT_FILE,
+    TRAINING_STATE_DIR,
+)
 from kuavo_cli.config.models import DistributedTrainConfig
 from kuavo_cli.errors import UsageError
-from kuavo_cli.train import checkpointing as ckpt
-
-CONFIG_FILE = "train_config.yaml"
-SPLIT_FILE = "split.json"
+from kuavo_cli.utils import atomic
 
 
 def default_output_dir(cfg: DistributedTrainConfig) -> Path:
@@ -53,7 +56,7 @@ class RunDir:
                 )
             resume_from = cfg.output_dir
         if resume_from is not None:
-            step_dir = ckpt.find_resume_checkpoint(resume_from)
+            step_dir = ckpt.resume_checkpoint(resume_from)
             path = ckpt.run_dir_of(step_dir)
             if check_resume is not None:
                 check_resume(step_dir)
@@ -68,21 +71,15 @@ class RunDir:
                     f"continue it with --resume {path}, or choose another output_dir",
                 )
         run = cls(path.resolve(), step_dir)
-        if step_dir is not None and (step_dir / TRAINING_STATE_DIR / "kuavo_state.json").exists():
-            run.state = json.loads((step_dir / TRAINING_STATE_DIR / "kuavo_state.json").read_text())
+        if step_dir is not None and (step_dir / TRAINING_STATE_DIR / KUAVO_STATE_FILE).exists():
+            run.state = json.loads((step_dir / TRAINING_STATE_DIR / KUAVO_STATE_FILE).read_text())
         if accelerator.is_main_process:
             run.path.mkdir(parents=True, exist_ok=True)
-            _write_atomic(
+            atomic.write_text(
                 run.path / CONFIG_FILE, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
             )
         accelerator.wait_for_everyone()
         return run
 
     def write_split(self, split: Any) -> None:
-        _write_atomic(self.path / SPLIT_FILE, split.to_json())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        atomic.write_text(self.path / SPLIT_FILE, split.to_json())

@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from kuavo_cli import checkpoints as ckpt
 from kuavo_cli.config.models import DistributedTrainConfig, TrainPipelineConfigLejuRobot
 from kuavo_cli.data.batch import images_to_float
-from kuavo_cli.train import checkpointing as ckpt
 from kuavo_cli.train import data, lerobot_bridge, preflight, processors, rng
 from kuavo_cli.train.best import BestTracker
 from kuavo_cli.train.losses import check_sample_weighting, extract_loss, weighted_loss

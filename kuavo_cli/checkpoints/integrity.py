@@ -14,6 +14,14 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from kuavo_cli.checkpoints.layout import (
+    ADAPTER_CONFIG_FILE,
+    ADAPTER_FILE,
+    MODEL_FILE,
+    PIPELINE_FILES,
+    POLICY_CONFIG_FILE,
+    TRAINING_STEP_FILE,
+)
 from kuavo_cli.errors import KuavoError
 
 # Bytes per element of every dtype the safetensors format defines.
@@ -24,7 +32,6 @@ _DTYPE_BYTES = {
     "I64": 8, "U64": 8, "F64": 8, "C64": 8,
 }  # fmt: skip
 _MAX_HEADER = 100 * 1024 * 1024  # the format's own limit on the JSON header
-PIPELINE_FILES = ("policy_preprocessor.json", "policy_postprocessor.json")
 
 
 class CorruptCheckpointError(KuavoError):
@@ -97,14 +104,14 @@ def verify_pretrained_dir(path: Path) -> None:
     (policy_{pre,post}processor.json and every state file their steps name).
     """
     path = Path(path)
-    config = check_json(path / "config.json")
+    config = check_json(path / POLICY_CONFIG_FILE)
     if not isinstance(config, dict) or not isinstance(config.get("type"), str):
-        raise CorruptCheckpointError(path / "config.json", "not a lerobot policy config (no `type`)")
-    if (path / "model.safetensors").exists() or not (path / "adapter_model.safetensors").exists():
-        check_safetensors(path / "model.safetensors")
+        raise CorruptCheckpointError(path / POLICY_CONFIG_FILE, "not a lerobot policy config (no `type`)")
+    if (path / MODEL_FILE).exists() or not (path / ADAPTER_FILE).exists():
+        check_safetensors(path / MODEL_FILE)
     else:
-        check_safetensors(path / "adapter_model.safetensors")
-        check_json(path / "adapter_config.json")
+        check_safetensors(path / ADAPTER_FILE)
+        check_json(path / ADAPTER_CONFIG_FILE)
     for name in PIPELINE_FILES:
         if (path / name).exists():
             for state_file in _pipeline_state_files(path / name):
@@ -118,7 +125,7 @@ def verify_training_state_dir(path: Path) -> None:
         raise CorruptCheckpointError(
             path, "missing", "the checkpoint is incomplete; resume from another step"
         )
-    check_json(path / "training_step.json")
+    check_json(path / TRAINING_STEP_FILE)
     for file in sorted(path.iterdir()):
         if file.suffix == ".safetensors":
             check_safetensors(file)

@@ -1,15 +1,8 @@
 """Find and load checkpoints in lerobot's layout (ours and plain `lerobot-train`'s), safetensors only.
 
-Run folder layout written by `kuavo train` (a superset of lerobot's):
-
-    <run>/train_config.yaml            resolved kuavo config
-    <run>/split.json                   {"train_episodes": [...], "val_episodes": [...], ...}
-    <run>/metrics.jsonl                one JSON object per log / validation event
-    <run>/checkpoints/<step>/pretrained_model/   config.json, model.safetensors, train_config.json,
-                                                 policy_{pre,post}processor*.json/.safetensors
-    <run>/checkpoints/<step>/training_state/     optimizer / scheduler / rng / step
-    <run>/checkpoints/last -> <step>   (relative symlink, as lerobot)
-    <run>/checkpoints/best -> <step>   (lowest validation loss; best.json beside it)
+`resolve_checkpoint` is the one resolver: eval, export, serve, inspect and the sim take what it picks
+(`best`, else `last`), `train --resume` takes `resume_checkpoint` (the same resolver, `last` first, plus the
+training state). The folder layout is in `kuavo_cli.checkpoints.layout`.
 """
 
 from __future__ import annotations
@@ -19,29 +12,26 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from kuavo_cli.checkpoint_integrity import (
-    CorruptCheckpointError,
-    verify_pretrained_dir,
-    verify_training_state_dir,
+from kuavo_cli.checkpoints.integrity import verify_pretrained_dir, verify_training_state_dir
+from kuavo_cli.checkpoints.layout import (
+    ADAPTER_FILE,
+    BEST_LINK,
+    CHECKPOINTS_DIR,
+    LAST_LINK,
+    MODEL_FILE,
+    PICKLE_SUFFIXES,
+    POLICY_CONFIG_FILE,
+    PREPROCESSOR_FILE,
+    PRETRAINED_DIR,
+    SPLIT_FILE,
+    TRAINING_STATE_DIR,
+    TRAINING_STEP_FILE,
 )
 from kuavo_cli.errors import KuavoError, UsageError
 
-__all__ = [
-    "CheckpointRef",
-    "CorruptCheckpointError",
-    "load_policy",
-    "resolve_checkpoint",
-    "verify_pretrained_dir",
-    "verify_training_state_dir",
-]
-
-CHECKPOINTS_DIR = "checkpoints"
-PRETRAINED_DIR = "pretrained_model"
-TRAINING_STATE_DIR = "training_state"
-PREPROCESSOR_FILE = "policy_preprocessor.json"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+RESUME_HINT = "pass the run folder (outputs/train/...) or one of its checkpoints/<step> folders"
 
 
 @dataclass(frozen=True)
@@ -54,7 +44,7 @@ class CheckpointRef:
     def step(self) -> int | None:
         if self.step_dir is None:
             return None
-        state = self.step_dir / TRAINING_STATE_DIR / "training_step.json"
+        state = self.step_dir / TRAINING_STATE_DIR / TRAINING_STEP_FILE
         if state.exists():
             return int(json.loads(state.read_text())["step"])
         try:
@@ -64,19 +54,22 @@ class CheckpointRef:
 
     def split(self) -> dict[str, Any] | None:
         """The train/validation episode split recorded by the run, if any."""
-        if self.run_dir is None or not (self.run_dir / "split.json").exists():
+        if self.run_dir is None or not (self.run_dir / SPLIT_FILE).exists():
             return None
-        return json.loads((self.run_dir / "split.json").read_text())
+        return json.loads((self.run_dir / SPLIT_FILE).read_text())
 
 
-def resolve_checkpoint(path: str | Path, prefer: str = "best") -> CheckpointRef:
-    """Accept a run folder (uses `best`, else `last`), a step folder, or a `pretrained_model` folder."""
+def resolve_checkpoint(path: str | Path, prefer: Literal["best", "last"] = "best") -> CheckpointRef:
+    """Accept a run folder (its `prefer` link, else the other one, else its highest step), a step folder,
+    or a `pretrained_model` folder."""
     path = Path(path)
+    if prefer not in (BEST_LINK, LAST_LINK):
+        raise ValueError(f"prefer must be {BEST_LINK!r} or {LAST_LINK!r}, not {prefer!r}")
     if not path.exists():
         raise UsageError(f"checkpoint {path} does not exist")
     if (path / CHECKPOINTS_DIR).is_dir():
         ckpts = path / CHECKPOINTS_DIR
-        order = [prefer, "last"] if prefer != "last" else ["last", "best"]
+        order = [BEST_LINK, LAST_LINK] if prefer == BEST_LINK else [LAST_LINK, BEST_LINK]
         for name in order:
             if (ckpts / name).exists():
                 return _from_step_dir((ckpts / name), run_dir=path)
@@ -87,7 +80,7 @@ def resolve_checkpoint(path: str | Path, prefer: str = "best") -> CheckpointRef:
     if (path / PRETRAINED_DIR).is_dir():
         run = path.parent.parent if path.parent.name == CHECKPOINTS_DIR else None
         return _from_step_dir(path, run_dir=run)
-    if (path / "config.json").exists():
+    if (path / POLICY_CONFIG_FILE).exists():
         step_dir = path.parent if path.name == PRETRAINED_DIR else None
         run = step_dir.parent.parent if step_dir and step_dir.parent.name == CHECKPOINTS_DIR else None
         ref = CheckpointRef(path, step_dir, run)
@@ -99,11 +92,36 @@ def resolve_checkpoint(path: str | Path, prefer: str = "best") -> CheckpointRef:
     )
 
 
+def resume_checkpoint(path: str | Path) -> Path:
+    """The step folder `train --resume PATH` continues from, links followed: a run folder's `last` (the
+    resolver with prefer="last"), or the checkpoints/<step> (or its pretrained_model) folder given.
+
+    Its files are verified whole (weights, processors, optimizer/scheduler/rng state) here, the one place
+    every resume passes, so a damaged checkpoint is named before a training process starts.
+    """
+    ref = resolve_checkpoint(path, prefer=LAST_LINK)
+    step_dir = ref.step_dir.resolve() if ref.step_dir is not None else None
+    if step_dir is None or not (step_dir / TRAINING_STATE_DIR).is_dir():
+        raise UsageError(
+            f"cannot resume from {path}: no {TRAINING_STATE_DIR} folder beside its weights (a model-only "
+            "checkpoint, e.g. a `best` between save points)",
+            RESUME_HINT,
+        )
+    verify_pretrained_dir(step_dir / PRETRAINED_DIR)
+    verify_training_state_dir(step_dir / TRAINING_STATE_DIR)
+    return step_dir
+
+
+def run_dir_of(step_dir: Path) -> Path:
+    """The run folder holding a checkpoints/<step> folder."""
+    return step_dir.parent.parent
+
+
 def _from_step_dir(step_dir: Path, run_dir: Path | None) -> CheckpointRef:
     pretrained = step_dir / PRETRAINED_DIR
-    if not (pretrained / "config.json").exists():
+    if not (pretrained / POLICY_CONFIG_FILE).exists():
         raise UsageError(
-            f"{pretrained} has no config.json", "the checkpoint is incomplete; pick another step"
+            f"{pretrained} has no {POLICY_CONFIG_FILE}", "the checkpoint is incomplete; pick another step"
         )
     ref = CheckpointRef(pretrained, step_dir, run_dir)
     _check_weights(pretrained)
@@ -111,7 +129,7 @@ def _from_step_dir(step_dir: Path, run_dir: Path | None) -> CheckpointRef:
 
 
 def _check_weights(pretrained: Path) -> None:
-    if (pretrained / "model.safetensors").exists() or (pretrained / "adapter_model.safetensors").exists():
+    if (pretrained / MODEL_FILE).exists() or (pretrained / ADAPTER_FILE).exists():
         return
     pickles = [p.name for p in pretrained.iterdir() if p.suffix in PICKLE_SUFFIXES]
     if pickles:
@@ -119,9 +137,7 @@ def _check_weights(pretrained: Path) -> None:
             f"{pretrained} only has pickle weights ({', '.join(pickles)}); refusing to load them",
             "re-save the policy with save_pretrained() (safetensors)",
         )
-    raise UsageError(
-        f"{pretrained} has no model.safetensors", "the checkpoint is incomplete; pick another step"
-    )
+    raise UsageError(f"{pretrained} has no {MODEL_FILE}", "the checkpoint is incomplete; pick another step")
 
 
 def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any, Any]:
@@ -144,7 +160,7 @@ def load_policy(ref: CheckpointRef, device: str = "cpu") -> tuple[Any, Any, Any,
             cfg = PreTrainedConfig.from_pretrained(ref.pretrained_dir)
         except Exception as err:
             raise UsageError(
-                f"{ref.pretrained_dir / 'config.json'} is not a lerobot policy config: {err}"
+                f"{ref.pretrained_dir / POLICY_CONFIG_FILE} is not a lerobot policy config: {err}"
             ) from err
         cfg.device = device
         if hasattr(cfg, "pretrained_backbone_weights"):
