@@ -4,6 +4,7 @@ numerically the same; the cache is built atomically and invalidated when the dat
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -112,6 +113,14 @@ def test_training_with_cache_matches_training_without(
     assert read_metrics(tmp_path / "plain", "train") == read_metrics(tmp_path / "cached", "train")
     assert read_metrics(tmp_path / "plain", "val") == read_metrics(tmp_path / "cached", "val")
     assert len(list(cache_path.parent.glob("*/manifest.json"))) == 1  # training reused the built cache
+
+
+def test_cache_folder_has_umask_permissions(cache_path: Path):
+    """The cache folder is built in a staging folder that becomes the cache: it must not keep mkdtemp's 0700
+    (other users of a shared training machine read the same cache)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    assert cache_path.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_cache_invalidated_when_the_dataset_changes(synthetic_dataset: Path, tmp_path: Path):

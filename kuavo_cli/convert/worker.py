@@ -22,6 +22,7 @@ from kuavo_cli.convert.episode import iter_frames, plan_episode, provenance
 from kuavo_cli.convert.features import action_family, build_features
 from kuavo_cli.convert.profile import Profile
 from kuavo_cli.data.schema import ROBOT_TYPE
+from kuavo_cli.utils import atomic
 from kuavo_cli.utils.logs import quiet_logs
 
 EPISODE_RECORD = "episode.json"
@@ -233,9 +234,8 @@ def convert_bag(job: BagJob) -> BagResult:
         }
         (tmp / EPISODE_RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
         final = staging / "episodes" / job.key
-        shutil.rmtree(final, ignore_errors=True)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp.rename(final)
+        atomic.replace_dir(tmp, final)  # a rerun finds the old episode or the complete new one
         result.status, result.frames, result.family, result.provenance = (
             "converted",
             prov["frames"],

@@ -10,7 +10,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +34,7 @@ from kuavo_cli.data.frame_cache import (
 from kuavo_cli.data.frame_cache_plan import check_fits, planned_bytes
 from kuavo_cli.data.frame_cache_resize import CacheResize
 from kuavo_cli.errors import UsageError
+from kuavo_cli.utils import atomic
 
 DECODE_CHUNK = 32  # frames decoded per call: bounds memory for long videos
 
@@ -123,16 +123,13 @@ def ensure_frame_cache(
             cache = FrameCache(target)
             return CacheResult(target, False, cache.manifest["num_frames"], _folder_bytes(target), [])
         check_fits(need, target.parent, max_bytes)  # again: free space may have changed while waiting
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
+        # staged_dir, not mkdtemp: the folder becomes the cache, and mkdtemp would make it 0700
+        with atomic.staged_dir(target) as staging:
             entries = _decode_all(root, videos, staging, progress, threads, resize)
             first = np.load(staging / entries[0]["frames"], mmap_mode="r")
             manifest = make_manifest(target, meta, root, entries, list(first.shape[1:]), resize)
             del first
             (staging / MANIFEST).write_text(manifest_text(manifest))
-            os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         removed = _remove_stale(target, root, resize)
     return CacheResult(target, True, manifest["num_frames"], _folder_bytes(target), removed)
 

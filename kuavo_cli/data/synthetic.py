@@ -27,6 +27,7 @@ from kuavo_cli.data.schema import (
     kuavo_features,
 )
 from kuavo_cli.errors import UsageError
+from kuavo_cli.utils import atomic
 from kuavo_cli.utils.logs import quiet_logs
 from kuavo_cli.utils.scheduling import normal_scheduling
 
@@ -203,6 +204,4 @@ def publish_written_dataset(target: Path, root: Path) -> None:
     normal_scheduling()  # the AV1 encoder may have made this process real-time; undo it
     # The writer's PNG staging folders are empty once every episode is encoded.
     shutil.rmtree(target / "images", ignore_errors=True)
-    if root.exists():
-        shutil.rmtree(root)
-    target.rename(root)
+    atomic.replace_dir(target, root)  # `root` is the old dataset or the new one at every moment
