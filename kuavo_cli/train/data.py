@@ -146,14 +146,14 @@ def _make_one(
             # Augmentations expect float frames, so not with those.
             return_uint8=transforms is None,
         )
-    return _accelerate(cfg, dataset, policy_cfg)
+    return _with_fast_reader(cfg, dataset, policy_cfg)
 
 
-def _accelerate(cfg: DistributedTrainConfig, dataset: Any, policy_cfg: Any = None) -> Any:
+def _with_fast_reader(cfg: DistributedTrainConfig, dataset: Any, policy_cfg: Any = None) -> Any:
     """Same items, cheaper reads (kuavo_cli/data/fast_reader.py); frames from the decoded-frame cache when
     `dataset.cache` is on (built on first use, one builder across ranks; at the policy's resolution with
     `dataset.cache_resolution: policy`)."""
-    from kuavo_cli.data.fast_reader import accelerate_dataset
+    from kuavo_cli.data.fast_reader import use_fast_reader
 
     cache = None
     if cfg.dataset.cache:
@@ -169,7 +169,7 @@ def _accelerate(cfg: DistributedTrainConfig, dataset: Any, policy_cfg: Any = Non
             )
         built = ensure_frame_cache_with_bar(dataset.root, dataset.meta, cfg.dataset.cache_dir, resize=resize)
         cache = FrameCache(built.path)
-    return accelerate_dataset(dataset, cache=cache)
+    return use_fast_reader(dataset, cache=cache)
 
 
 def _collate(dataset: Any, on_gpu: bool):
