@@ -67,7 +67,7 @@ def test_cuda_configs_of_both_tools_are_valid():
     """What the GPU run hands each tool: bf16 on cuda, lerobot's default ACT / Diffusion without weights."""
     from lerobot.configs.policies import PreTrainedConfig
 
-    from kuavo_cli.config.models import DistributedTrainConfig
+    from kuavo_cli.config.models import TrainConfig
     from kuavo_cli.data.bench import BenchOptions
     from kuavo_cli.data.bench_gpu import GPU_POLICIES
     from kuavo_cli.data.bench_train import kuavo_config, lerobot_command
@@ -75,7 +75,7 @@ def test_cuda_configs_of_both_tools_are_valid():
     for name, policy in GPU_POLICIES.items():
         opts = BenchOptions(policy=dict(policy), batch_size=32, num_workers=8, train_steps=30, log_freq=10)
         section = kuavo_config(Path("/d"), policy, opts, Path("/o"), True, False)
-        cfg = DistributedTrainConfig.model_validate(section)  # lerobot itself falls back to cpu without CUDA
+        cfg = TrainConfig.model_validate(section)  # lerobot itself falls back to cpu without CUDA
         assert cfg.mixed_precision == "bf16" and not cfg.cpu and section["policy"]["device"] == "cuda"
         cmd = lerobot_command(Path("/d"), policy, opts, Path("/o"), True)
         assert "--policy.device=cuda" in cmd and "--batch_size=32" in cmd and "--num_workers=8" in cmd

@@ -9,7 +9,7 @@ import yaml
 from rich.console import Console
 
 from kuavo_cli.config.loader import load_train_config, merge_sources, read_yaml, validate
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.train.run_dir import CONFIG_FILE
 
 # Settings that may change on resume without breaking the continued run.
@@ -25,7 +25,7 @@ def resolve_config(
     flags: dict[str, Any],
     resume: Path | None,
     console: Console,
-) -> DistributedTrainConfig:
+) -> TrainConfig:
     """The config to train with; on resume the run's saved config is the base and changes are reported."""
     if resume is None:
         if config is None:
@@ -74,18 +74,18 @@ def _changed(old: Any, new: Any, prefix: str = "") -> dict[str, tuple[Any, Any]]
 
 
 def run_training(
-    config: DistributedTrainConfig | dict[str, Any],
+    config: TrainConfig | dict[str, Any],
     console: Console | None = None,
     resume_from: Path | None = None,
 ) -> dict[str, Any]:
     """Train in this process (1 process, or one rank of an accelerate launch)."""
     from kuavo_cli.train.trainer import Trainer
 
-    cfg = config if isinstance(config, DistributedTrainConfig) else validate(dict(config))
+    cfg = config if isinstance(config, TrainConfig) else validate(dict(config))
     trainer = Trainer(cfg, console=console)
     trainer.setup(loss_key="loss", resume_from=resume_from)
     return trainer.train()
 
 
-def dump_yaml(cfg: DistributedTrainConfig) -> str:
+def dump_yaml(cfg: TrainConfig) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

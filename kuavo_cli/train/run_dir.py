@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from kuavo_cli.checkpoints import CHECKPOINTS_DIR, TRAINING_STATE_DIR
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.errors import UsageError
 from kuavo_cli.train import checkpointing as ckpt
 
@@ -21,7 +21,7 @@ CONFIG_FILE = "train_config.yaml"
 SPLIT_FILE = "split.json"
 
 
-def default_output_dir(cfg: DistributedTrainConfig) -> Path:
+def default_output_dir(cfg: TrainConfig) -> Path:
     now = dt.datetime.now()
     name = cfg.job_name or f"{cfg.policy.type}_{Path(cfg.dataset.repo_id).name}"
     return Path("outputs/train") / f"{now:%Y-%m-%d}" / f"{now:%H-%M-%S}_{name}"
@@ -36,7 +36,7 @@ class RunDir:
     @classmethod
     def prepare(
         cls,
-        cfg: DistributedTrainConfig,
+        cfg: TrainConfig,
         accelerator: Any,
         resume_from: Path | None,
         check_resume: Callable[[Path], None] | None = None,

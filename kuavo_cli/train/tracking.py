@@ -19,7 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 
 
 class MetricsLog:
@@ -48,7 +48,7 @@ class MetricsLog:
 class WandbLog:
     def __init__(
         self,
-        cfg: DistributedTrainConfig,
+        cfg: TrainConfig,
         run_dir: Path,
         enabled: bool,
         config: dict[str, Any],
@@ -101,7 +101,7 @@ def make_progress(console: Console, enabled: bool) -> Progress:
     )
 
 
-def make_profiler(cfg: DistributedTrainConfig, run_dir: Path, enabled: bool):
+def make_profiler(cfg: TrainConfig, run_dir: Path, enabled: bool):
     """A torch.profiler stepped once per optimizer step; writes a Chrome trace after warmup + active."""
     if not (cfg.enable_profiling and enabled):
         return contextlib.nullcontext(None)

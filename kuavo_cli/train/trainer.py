@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from kuavo_cli.config.models import DistributedTrainConfig, TrainPipelineConfigLejuRobot
+from kuavo_cli.config.models import BaseTrainConfig, TrainConfig
 from kuavo_cli.data.batch import images_to_float
 from kuavo_cli.train import checkpointing as ckpt
 from kuavo_cli.train import data, lerobot_bridge, preflight, processors, rng
@@ -27,12 +27,12 @@ from kuavo_cli.train.tracking import MetricsLog, RankTrace, WandbLog, make_profi
 class Trainer:
     def __init__(
         self,
-        cfg: TrainPipelineConfigLejuRobot,
+        cfg: BaseTrainConfig,
         use_distributed: bool | None = None,
         console: Console | None = None,
     ):
-        if not isinstance(cfg, DistributedTrainConfig):
-            cfg = DistributedTrainConfig.model_validate(cfg.model_dump())
+        if not isinstance(cfg, TrainConfig):
+            cfg = TrainConfig.model_validate(cfg.model_dump())
         self.cfg = cfg
         self.use_distributed = use_distributed
         self.console = console or Console(stderr=True)
