@@ -43,8 +43,9 @@ def train(
 
     With gpus > 1 outside a launcher this relaunches itself once under `accelerate launch` (the launched
     `kuavo train` processes get `child_cli_args` too, e.g. `--json`) and returns {"launched": True, ...};
-    otherwise it trains here (1 process, or one rank of a launch) and returns the run summary. Failures
-    are `KuavoError`s: config problems and refusals as they are, known runtime failures with their fix."""
+    otherwise it trains here (1 process, or one rank of a launch) and returns the run summary. Config
+    problems and refusals raise `KuavoError`s; a runtime failure with a known cause (errors_advice) becomes
+    a `KuavoError` carrying its fix, any other exception propagates unchanged."""
     console = console or Console(stderr=True)
     cfg = resolve_config(config, overrides, flags, resume, console)
     if cfg.gpus > 1 and not inside_launcher():
