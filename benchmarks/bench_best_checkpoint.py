@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from kuavo_cli import checkpoints as ckpt
-    from kuavo_cli.config import DistributedTrainConfig
+    from kuavo_cli.config import TrainConfig
     from kuavo_cli.data.synthetic import SyntheticSpec, make_synthetic_dataset
     from kuavo_cli.train import Trainer
     from kuavo_cli.train.best import BestTracker
@@ -45,7 +45,7 @@ def main() -> None:
         "n_action_steps": 5, "dim_model": args.dim, "dim_feedforward": 4 * args.dim, "n_heads": 8,
         "n_encoder_layers": args.layers, "n_decoder_layers": args.layers,
     }  # fmt: skip
-    cfg = DistributedTrainConfig.model_validate({
+    cfg = TrainConfig.model_validate({
         "dataset": {"repo_id": "kuavo/bench", "root": str(data)}, "policy": policy, "steps": 10,
         "batch_size": 2, "num_workers": 0, "cpu": True, "output_dir": str(work / "run"), "num_eval_batches": 1,
     })  # fmt: skip

@@ -48,7 +48,7 @@ def encode(frames_dir: Path, codec: str, out: Path) -> Path:
     from lerobot.configs.video import RGBEncoderConfig
     from lerobot.datasets.video_utils import encode_video_frames
 
-    from kuavo_cli.utils.scheduling import normal_scheduling
+    from kuavo_cli.utils.process_priority import normal_scheduling
 
     video = out / f"clip-{codec}.mp4"
     encode_video_frames(

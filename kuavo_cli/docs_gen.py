@@ -33,9 +33,10 @@ HEADER = """\
 kuavo_cli/config/. Do not edit by hand: tests/test_docs.py fails when this file is out of date. -->
 
 A training config is one YAML file (write one with [`kuavo config-init`](config-init.md)). It is read into
-`DistributedTrainConfig`, a superset of the seed's `TrainPipelineConfigLejuRobot`, so both seed examples in
-`templates/examples/` load unchanged. Unknown keys are rejected with a "did you mean" hint, in every section
-except `policy` (whose keys are checked against lerobot's own config class for the chosen policy type).
+`kuavo_cli.config.TrainConfig` (the seed's `DistributedTrainConfig`, a superset of its single-GPU
+`TrainPipelineConfigLejuRobot`; both names stay importable from `lejurobot.configs.train`), so both seed
+examples in `templates/examples/` load unchanged. Unknown keys are rejected with a "did you mean" hint, in every
+section except `policy` (whose keys are checked against lerobot's own config class for the chosen policy type).
 
 Where values come from, lowest to highest priority:
 
@@ -201,33 +202,34 @@ def _flag_table() -> list[str]:
 
 def generate() -> str:
     from kuavo_cli.config.models import (
+        BaseTrainConfig,
         DatasetSection,
         DatasetSource,
-        DistributedTrainConfig,
         OptimizerSection,
         SchedulerSection,
-        TrainPipelineConfigLejuRobot,
+        TrainConfig,
         WandbSection,
     )
     from kuavo_cli.config.policy import PolicySection
     from kuavo_cli.convert.config import ConvertConfig
 
-    seed_fields = list(TrainPipelineConfigLejuRobot.model_fields)
-    ddp_fields = [n for n in DistributedTrainConfig.model_fields if n not in seed_fields]
+    seed_fields = list(BaseTrainConfig.model_fields)
+    ddp_fields = [n for n in TrainConfig.model_fields if n not in seed_fields]
     out: list[str] = [HEADER]
 
     out += [
         "## Top level",
         "",
-        "The fields of `TrainPipelineConfigLejuRobot` (the seed's single-GPU config, same names and defaults):",
+        "The fields of `BaseTrainConfig` (the seed's single-GPU `TrainPipelineConfigLejuRobot`, same names and "
+        "defaults):",
         "",
-        *field_table(DistributedTrainConfig, only=seed_fields),
+        *field_table(TrainConfig, only=seed_fields),
         "",
         "### Multi-GPU and profiling",
         "",
-        "The fields `DistributedTrainConfig` adds (see [multi-GPU training](multi-gpu.md)):",
+        "The fields `TrainConfig` adds (the seed's `DistributedTrainConfig`; see [multi-GPU training](multi-gpu.md)):",
         "",
-        *field_table(DistributedTrainConfig, only=ddp_fields),
+        *field_table(TrainConfig, only=ddp_fields),
         "",
     ]
     sections: list[tuple[str, type[BaseModel], str]] = [
@@ -286,9 +288,9 @@ def _doc(model: type[BaseModel], name: str) -> str:
 
 
 def _top_field(name: str) -> FieldInfo:
-    from kuavo_cli.config.models import DistributedTrainConfig
+    from kuavo_cli.config.models import TrainConfig
 
-    return DistributedTrainConfig.model_fields[name]
+    return TrainConfig.model_fields[name]
 
 
 def _policy_part(policy_model: type[BaseModel]) -> list[str]:

@@ -70,12 +70,12 @@ def test_cuda_configs_of_both_tools_are_valid():
     from kuavo_cli.bench.api import BenchOptions
     from kuavo_cli.bench.gpu import GPU_POLICIES
     from kuavo_cli.bench.training import kuavo_config, lerobot_command
-    from kuavo_cli.config.models import DistributedTrainConfig
+    from kuavo_cli.config.models import TrainConfig
 
     for name, policy in GPU_POLICIES.items():
         opts = BenchOptions(policy=dict(policy), batch_size=32, num_workers=8, train_steps=30, log_freq=10)
         section = kuavo_config(Path("/d"), policy, opts, Path("/o"), True, False)
-        cfg = DistributedTrainConfig.model_validate(section)  # lerobot itself falls back to cpu without CUDA
+        cfg = TrainConfig.model_validate(section)  # lerobot itself falls back to cpu without CUDA
         assert cfg.mixed_precision == "bf16" and not cfg.cpu and section["policy"]["device"] == "cuda"
         cmd = lerobot_command(Path("/d"), policy, opts, Path("/o"), True)
         assert "--policy.device=cuda" in cmd and "--batch_size=32" in cmd and "--num_workers=8" in cmd

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kuavo_cli.config import DistributedTrainConfig, TrainPipelineConfigLejuRobot, load_train_config
+from kuavo_cli.config import load_train_config
 from kuavo_cli.errors import ConfigError
+from lejurobot.configs.train import DistributedTrainConfig, TrainPipelineConfigLejuRobot
 from tests.cli_helpers import run_cli
 from tests.conftest import SEED_EXAMPLES
 

@@ -14,9 +14,9 @@ import yaml
 from kuavo_cli.config import load_train_config
 from kuavo_cli.config.models import (
     DatasetSection,
-    DistributedTrainConfig,
     OptimizerSection,
     SchedulerSection,
+    TrainConfig,
     WandbSection,
 )
 from kuavo_cli.config.wizard import WIZARD_POLICIES, Answers, is_local_dataset, read_template, render
@@ -53,7 +53,7 @@ def _write(tmp_path: Path, text: str, name: str = "cfg.yaml") -> Path:
 def test_template_mentions_every_field_of_every_section():
     text = read_template()
     keys = set(re.findall(r"^[#\s]*(\w+):", text, flags=re.M))
-    for model in (DistributedTrainConfig, DatasetSection, OptimizerSection, SchedulerSection, WandbSection):
+    for model in (TrainConfig, DatasetSection, OptimizerSection, SchedulerSection, WandbSection):
         missing = set(model.model_fields) - keys
         assert not missing, f"templates/train.yaml lacks {model.__name__} fields {sorted(missing)}"
 
@@ -65,7 +65,7 @@ def test_rendered_template_validates_and_keeps_model_defaults(tmp_path, policy):
     assert (cfg.policy.type, cfg.gpus, cfg.batch_size) == (policy, 4, 2)
     assert (cfg.gradient_accumulation_steps, cfg.steps, cfg.mixed_precision) == (3, 1234, "bf16")
     assert cfg.dataset.root == Path("data/lerobot/x") and cfg.job_name == f"{policy}_task1"
-    defaults = DistributedTrainConfig(dataset={}).model_dump()
+    defaults = TrainConfig(dataset={}).model_dump()
     got = cfg.model_dump()
     for name, default in defaults.items():
         if name not in ANSWERED:
@@ -165,7 +165,7 @@ def test_no_tty_never_blocks_and_names_the_defaults(tmp_path):
     assert "no terminal on stdin" in proc.stderr
     assert "task=1" in proc.stderr and "steps=100000" in proc.stderr and "policy=" not in proc.stderr
     cfg = load_train_config(tmp_path / "configs" / "act_task1.yaml")
-    assert cfg.steps == DistributedTrainConfig(dataset={}).steps
+    assert cfg.steps == TrainConfig(dataset={}).steps
 
 
 def test_never_overwrites_without_force(tmp_path, monkeypatch):

@@ -40,16 +40,16 @@ def test_reference_covers_every_field_and_notices_a_new_one(monkeypatch):
     from kuavo_cli.config import models
 
     text = docs_gen.generate()
-    for prefix, model in [("", models.DistributedTrainConfig), ("dataset.", models.DatasetSection),
+    for prefix, model in [("", models.TrainConfig), ("dataset.", models.DatasetSection),
                           ("optimizer.", models.OptimizerSection), ("scheduler.", models.SchedulerSection),
                           ("wandb.", models.WandbSection)]:  # fmt: skip
         for name, info in model.model_fields.items():
             assert f"| `{prefix}{name}`" in text and docs_gen.cell(info.description or "") in text, name
 
-    class WithNewField(models.DistributedTrainConfig):
+    class WithNewField(models.TrainConfig):
         warmup_note: int = Field(3, ge=1, description="A field added without regenerating the docs.")
 
-    monkeypatch.setattr(models, "DistributedTrainConfig", WithNewField)
+    monkeypatch.setattr(models, "TrainConfig", WithNewField)
     changed = docs_gen.generate()
     assert changed != (DOCS / "config.md").read_text(encoding="utf-8")
     assert "| `warmup_note` | `int` | `3` | >= 1 | A field added without regenerating the docs. |" in changed

@@ -56,12 +56,12 @@ def cache_path(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 def test_fast_and_cached_items_equal_lerobot_items(synthetic_dataset: Path, cache_path: Path):
-    from kuavo_cli.data.fast_reader import accelerate_dataset
+    from kuavo_cli.data.fast_reader import use_fast_reader
     from kuavo_cli.data.frame_cache import FrameCache
 
     reference = _lerobot(synthetic_dataset)
-    fast = accelerate_dataset(_lerobot(synthetic_dataset))
-    cached = accelerate_dataset(_lerobot(synthetic_dataset), cache=FrameCache(cache_path))
+    fast = use_fast_reader(_lerobot(synthetic_dataset))
+    cached = use_fast_reader(_lerobot(synthetic_dataset), cache=FrameCache(cache_path))
     assert len(fast) == len(cached) == len(reference) == 160
     pads = 0
     for index in range(len(reference)):  # every frame, including both ends of every episode
@@ -82,12 +82,12 @@ def test_uint8_transport_and_collate_equal_lerobot_batches(synthetic_dataset: Pa
     from torch.utils.data import DataLoader
 
     from kuavo_cli.data.batch import collate_float_frames, images_to_float
-    from kuavo_cli.data.fast_reader import accelerate_dataset
+    from kuavo_cli.data.fast_reader import use_fast_reader
     from kuavo_cli.data.frame_cache import FrameCache
 
     order = list(range(0, 160, 7))
     reference = list(DataLoader(torch.utils.data.Subset(_lerobot(synthetic_dataset), order), batch_size=4))
-    uint8 = accelerate_dataset(_lerobot(synthetic_dataset, return_uint8=True), cache=FrameCache(cache_path))
+    uint8 = use_fast_reader(_lerobot(synthetic_dataset, return_uint8=True), cache=FrameCache(cache_path))
     assert uint8[0][CAMERA].dtype == torch.uint8
     subset = torch.utils.data.Subset(uint8, order)
     on_cpu = list(DataLoader(subset, batch_size=4, num_workers=2, collate_fn=collate_float_frames))

@@ -113,7 +113,7 @@ def test_policy_resolution_cache_gives_the_documented_model_inputs(synthetic_dat
     from lerobot.policies.common.vla_utils import resize_with_pad_torch
 
     from kuavo_cli.config.policy import PolicySection
-    from kuavo_cli.data.fast_reader import accelerate_dataset
+    from kuavo_cli.data.fast_reader import use_fast_reader
     from kuavo_cli.data.frame_cache import FrameCache
     from kuavo_cli.data.frame_cache_build import ensure_frame_cache
     from kuavo_cli.data.frame_cache_resize import policy_resize
@@ -140,7 +140,7 @@ def test_policy_resolution_cache_gives_the_documented_model_inputs(synthetic_dat
     for name, policy_cfg in policies.items():
         resize = policy_resize(policy_cfg)
         built = ensure_frame_cache(synthetic_dataset, reference.meta, tmp_path / name, resize=resize)
-        cached = accelerate_dataset(
+        cached = use_fast_reader(
             LeRobotDataset("kuavo/synthetic", root=synthetic_dataset, return_uint8=True),
             FrameCache(built.path),
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from tests.cli_helpers import run_cli
 from tests.train_fixtures import train_config, write_config
 
@@ -44,7 +44,7 @@ def test_weighted_sampler_tasks_and_per_dataset_val_loss(two_tasks, tmp_path):
 
     a, b = two_tasks
     run = tmp_path / "run"
-    cfg = DistributedTrainConfig.model_validate(_multi_config(a, b, run, steps=4, eval_freq=2, batch_size=4))
+    cfg = TrainConfig.model_validate(_multi_config(a, b, run, steps=4, eval_freq=2, batch_size=4))
     assert cfg.dataset.root == a  # `dataset` mirrors the first entry for everything that reads one
     trainer = Trainer(cfg).setup()
     train_set, sampler = trainer.train_set, trainer.sampler

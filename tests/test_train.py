@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from kuavo_cli.config import DistributedTrainConfig, TrainPipelineConfigLejuRobot
+from kuavo_cli.config import BaseTrainConfig, TrainConfig
 from kuavo_cli.train import Trainer
 from tests.cli_helpers import run_cli
 from tests.train_fixtures import TINY_DIFFUSION, read_metrics, train_config, write_config
 
 
 def _train(cfg: dict) -> tuple[Trainer, dict]:
-    trainer = Trainer(DistributedTrainConfig.model_validate(cfg))
+    trainer = Trainer(TrainConfig.model_validate(cfg))
     trainer.setup(loss_key="loss")
     return trainer, trainer.train()
 
@@ -114,16 +114,14 @@ def test_gradient_accumulation_equals_big_batch(synthetic_dataset: Path, tmp_pat
 
 
 def _fresh_params(dataset: Path, tmp_path: Path, common: dict):
-    trainer = Trainer(
-        DistributedTrainConfig.model_validate(train_config(dataset, tmp_path / "c", steps=1, **common))
-    )
+    trainer = Trainer(TrainConfig.model_validate(train_config(dataset, tmp_path / "c", steps=1, **common)))
     trainer.setup()
     return list(trainer.accelerator.unwrap_model(trainer.policy).named_parameters())
 
 
 def test_optimizer_steps_exactly_steps_times(synthetic_dataset: Path, tmp_path: Path):
     trainer = Trainer(
-        DistributedTrainConfig.model_validate(
+        TrainConfig.model_validate(
             train_config(synthetic_dataset, tmp_path / "r", steps=4, gradient_accumulation_steps=3, eval_freq=100,
                          save_freq=100)
         )
@@ -181,9 +179,9 @@ def test_seed_python_api(synthetic_dataset: Path, tmp_path: Path):
     from lejurobot.configs.train import TrainPipelineConfigLejuRobot as SeedCfg
     from lejurobot.train.trainer import Trainer as SeedTrainer
 
-    assert SeedCfg is TrainPipelineConfigLejuRobot and SeedTrainer is Trainer
+    assert SeedCfg is BaseTrainConfig and SeedTrainer is Trainer
     base = train_config(synthetic_dataset, tmp_path / "s", steps=2, eval_freq=100, save_freq=100)
-    cfg = TrainPipelineConfigLejuRobot.model_validate(base)
+    cfg = BaseTrainConfig.model_validate(base)
     trainer = Trainer(cfg, use_distributed=False)
     trainer.setup(loss_key="loss")
     assert trainer.distributed is False

@@ -12,14 +12,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from kuavo_cli.config import DistributedTrainConfig
+from kuavo_cli.config import TrainConfig
 from kuavo_cli.train import Trainer
 from tests.cli_helpers import run_cli
 from tests.train_fixtures import TINY_ACT, read_metrics, train_config, write_config
 
 
 def _trainer(cfg: dict) -> Trainer:
-    trainer = Trainer(DistributedTrainConfig.model_validate(cfg))
+    trainer = Trainer(TrainConfig.model_validate(cfg))
     trainer.setup()
     return trainer
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from kuavo_cli.config import DistributedTrainConfig
+from kuavo_cli.config import TrainConfig
 from kuavo_cli.train import Trainer
 from tests.train_fixtures import TINY_ACT, read_trace, train_config
 
@@ -61,7 +61,7 @@ def run_kuavo(dataset: Path, out: Path, steps: int, monkeypatch, **dataset_opts)
     cfg.pop("optimizer")  # lerobot-train's default: the policy's optimizer/scheduler preset
     cfg["dataset"].update(dataset_opts)
     monkeypatch.setenv("KUAVO_TRACE_DIR", str(out.parent / f"{out.name}_trace"))
-    trainer = Trainer(DistributedTrainConfig.model_validate(cfg))
+    trainer = Trainer(TrainConfig.model_validate(cfg))
     trainer.setup()
     trainer.train()
     return trainer

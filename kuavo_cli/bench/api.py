@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kuavo_cli.bench.memory import TreeMemorySampler
-from kuavo_cli.utils.scheduling import normal_scheduling
+from kuavo_cli.utils.process_priority import normal_scheduling
 
 SMALL_ACT: dict[str, Any] = {
     "type": "act",

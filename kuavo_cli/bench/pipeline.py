@@ -43,10 +43,10 @@ REPO_ID = "kuavo/bench"
 def train_config(
     root: Path, policy: dict[str, Any], batch_size: int, num_workers: int, cache_dir: Path | None
 ):
-    from kuavo_cli.config.models import DistributedTrainConfig
+    from kuavo_cli.config.models import TrainConfig
 
     dataset = {"repo_id": REPO_ID, "root": str(root), "cache_dir": str(cache_dir) if cache_dir else None}
-    return DistributedTrainConfig.model_validate(
+    return TrainConfig.model_validate(
         {
             "dataset": dataset,
             "policy": policy,

@@ -77,9 +77,6 @@ app.add_typer(sim.sim_app, name="sim")
 serve.register(app)
 
 
-INVOKED_ARGS: list[str] = []  # what main() parsed; `kuavo train --gpus N` relaunches with these
-
-
 def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("KUAVO_DEBUG", "") not in ("", "0")
 
@@ -91,7 +88,6 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args:
         args = [a for a in args if a != "--debug"]
         os.environ["KUAVO_DEBUG"] = "1"
-    INVOKED_ARGS[:] = args
     try:
         app(args=args, prog_name="kuavo")
     except KuavoError as err:

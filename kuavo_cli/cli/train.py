@@ -1,9 +1,8 @@
-"""`kuavo train CONFIG`: validate the config, then train in-process or relaunch under accelerate."""
+"""`kuavo train CONFIG`: flags -> `kuavo_cli.train.api.train` (validation, relaunch, advice); prints the result."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,6 @@ import typer
 
 from kuavo_cli.cli.options import JsonOpt, SetOpt
 from kuavo_cli.cli.output import print_json, stderr_console
-from kuavo_cli.errors import KuavoError
 
 EXAMPLE = (
     "Example: kuavo train configs/act_task1.yaml --steps 20 --batch-size 8 "
@@ -51,10 +49,10 @@ def train(
     json_out: JsonOpt = False,
 ) -> None:
     """Train a LeRobot policy on 1..N GPUs (or CPU processes) with one Accelerate trainer."""
-    from kuavo_cli.train.api import resolve_config
-    from kuavo_cli.train.launch import inside_launcher, relaunch
+    from kuavo_cli.train import TrainingInterrupted
+    from kuavo_cli.train.api import train as train_policy
+    from kuavo_cli.train.launch import LaunchedProcessesFailed
 
-    console = stderr_console()
     flags = {
         "policy": policy,
         "gpus": gpus,
@@ -66,63 +64,32 @@ def train(
         "output_dir": str(output_dir) if output_dir else None,
         "cpu": True if cpu else None,
     }
-    cfg = resolve_config(config, overrides, flags, resume, console)
-    if cfg.gpus > 1 and not inside_launcher():
-        from kuavo_cli.train.preflight import check_before_launch
-
-        check_before_launch(cfg, accelerate_config)
-        from kuavo_cli.train.run_dir import default_output_dir
-
-        child = _child_args()
-        if cfg.output_dir is None and resume is None:
-            child += ["--output-dir", str(default_output_dir(cfg))]  # every rank must agree on one folder
-        code = relaunch(cfg.gpus, child, cfg.mixed_precision, cfg.cpu, main_process_port, accelerate_config)
-        raise typer.Exit(code)
-    result = _train_here(cfg, console, resume)
-    if result.get("rank", 0) != 0:
-        return
-    if json_out:
-        print_json(result)
-    elif result:
-        typer.echo(
-            f"Trained {result['steps']} steps; best validation loss {result['best_val_loss']:.5f}; "
-            f"run folder {result['run_dir']}"
-        )
-
-
-def _train_here(cfg, console, resume: Path | None) -> dict:
-    from kuavo_cli.train import TrainingInterrupted
-    from kuavo_cli.train.api import run_training
-
     try:
-        return run_training(cfg, console=console, resume_from=resume)
+        result = train_policy(
+            config,
+            overrides,
+            flags,
+            resume,
+            stderr_console(),
+            main_process_port=main_process_port,
+            accelerate_config=accelerate_config,
+            child_cli_args=["--json"] if json_out else [],
+        )
     except TrainingInterrupted as stop:
         if int(os.environ.get("RANK", "0")) != 0:  # every rank stops; only the main one says so
             raise typer.Exit(stop.exit_code) from None
         raise
-    except KuavoError:
-        raise
-    except Exception as err:
-        advice = _advice(err, cfg)
-        if advice:
-            raise KuavoError(f"{type(err).__name__}: {str(err).splitlines()[0]}", advice) from err
-        raise
-
-
-def _advice(err: BaseException, cfg) -> str | None:
-    try:
-        from kuavo_cli.errors_advice import advice_for
-    except ImportError:
-        return None
-    return advice_for(err, cfg.model_dump(mode="json"))
-
-
-def _child_args() -> list[str]:
-    """This command's own arguments (after `train`), as main() received them."""
-    from kuavo_cli.cli import app as app_module
-
-    args = app_module.INVOKED_ARGS or sys.argv[1:]
-    return args[args.index("train") + 1 :] if "train" in args else list(args)
+    except LaunchedProcessesFailed as failed:  # the processes have printed their own error
+        raise typer.Exit(failed.exit_code) from None
+    if result.get("launched") or result.get("rank", 0) != 0:  # the launched rank 0 printed the result
+        return
+    if json_out:
+        print_json(result)
+    else:
+        typer.echo(
+            f"Trained {result['steps']} steps; best validation loss {result['best_val_loss']:.5f}; "
+            f"run folder {result['run_dir']}"
+        )
 
 
 def register(app: typer.Typer) -> None:

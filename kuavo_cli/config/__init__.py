@@ -1,25 +1,23 @@
-"""Config models and loading. `TrainPipelineConfigLejuRobot` / `DistributedTrainConfig` keep the seed's names."""
+"""Config models and loading. `TrainConfig` is the training config (the seed's names: lejurobot/configs/)."""
 
 from kuavo_cli.config.loader import dump_config, load_train_config
 from kuavo_cli.config.models import (
+    BaseTrainConfig,
     DatasetSection,
-    DistributedTrainConfig,
     OptimizerSection,
     SchedulerSection,
     TrainConfig,
-    TrainPipelineConfigLejuRobot,
     WandbSection,
 )
 from kuavo_cli.config.policy import PolicySection
 
 __all__ = [
+    "BaseTrainConfig",
     "DatasetSection",
-    "DistributedTrainConfig",
     "OptimizerSection",
     "PolicySection",
     "SchedulerSection",
     "TrainConfig",
-    "TrainPipelineConfigLejuRobot",
     "WandbSection",
     "dump_config",
     "load_train_config",

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from kuavo_cli.config.loader import dump_config, load_train_config, validate
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.config.wizard import Answers, display, render, write_atomic
 from kuavo_cli.config.wizard_questions import Prompter, collect_answers
 from kuavo_cli.errors import UsageError
@@ -69,6 +69,6 @@ def resolved_config(file: Path, overrides: list[str] | None = None) -> dict[str,
     return dump_config(load_train_config(file, overrides))
 
 
-def check_config(file: Path, overrides: list[str] | None = None) -> DistributedTrainConfig:
+def check_config(file: Path, overrides: list[str] | None = None) -> TrainConfig:
     """The validated config, or ConfigError (exit 2) with one line per problem."""
     return load_train_config(file, overrides)

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.errors import ConfigError, UsageError
 
 # Explicit CLI flags -> the dotted config path they set.
@@ -104,9 +104,7 @@ def merge_sources(
     return data
 
 
-def validate(
-    data: dict[str, Any], source: str | None = None, model: type[BaseModel] = DistributedTrainConfig
-):
+def validate(data: dict[str, Any], source: str | None = None, model: type[BaseModel] = TrainConfig):
     """Validate a merged mapping; every problem becomes one line naming field, value and what is allowed."""
     try:
         return model.model_validate(data)
@@ -119,7 +117,7 @@ def load_train_config(
     overrides: list[str] | None = None,
     flags: dict[str, Any] | None = None,
     base: dict[str, Any] | None = None,
-) -> DistributedTrainConfig:
+) -> TrainConfig:
     """The one entry point commands use: read, merge, validate."""
     data = read_yaml(path) if path is not None else dict(base or {})
     merged = merge_sources(data, overrides, flags)

@@ -1,7 +1,8 @@
 """Training config models (pydantic v2). Field descriptions feed `--help`, the wizard and docs/config.md.
 
-`TrainPipelineConfigLejuRobot` and `DistributedTrainConfig` keep the names and defaults of the seed
-README; YAML files are always loaded into `DistributedTrainConfig` (a superset), so both seed examples load.
+`TrainConfig` is the one config class kuavo trains from; YAML files always load into it, so both seed
+examples load. `BaseTrainConfig` holds its fields without the DDP and profiling knobs: the seed README's
+names for the two (`TrainPipelineConfigLejuRobot`, `DistributedTrainConfig`) live in lejurobot/configs/train.py.
 """
 
 from __future__ import annotations
@@ -131,8 +132,9 @@ class WandbSection(StrictModel):
     run_id: str | None = Field(None, description="Resume this wandb run id.")
 
 
-class TrainPipelineConfigLejuRobot(StrictModel):
-    """A training run: dataset, policy, optimisation and bookkeeping (seed README defaults)."""
+class BaseTrainConfig(StrictModel):
+    """A training run: dataset, policy, optimisation and bookkeeping (seed README defaults); without the
+    multi-GPU and profiling fields `TrainConfig` adds."""
 
     dataset: DatasetSection = Field(
         ...,
@@ -217,7 +219,7 @@ class TrainPipelineConfigLejuRobot(StrictModel):
         return data
 
     @model_validator(mode="after")
-    def _mirror_first_dataset(self) -> TrainPipelineConfigLejuRobot:
+    def _mirror_first_dataset(self) -> BaseTrainConfig:
         if not self.datasets:
             return self
         labels = [d.label() for d in self.datasets]
@@ -248,7 +250,7 @@ class TrainPipelineConfigLejuRobot(StrictModel):
         return "no" if value is False else value
 
     @model_validator(mode="after")
-    def _scheduler_steps(self) -> TrainPipelineConfigLejuRobot:
+    def _scheduler_steps(self) -> BaseTrainConfig:
         if self.scheduler is not None and self.scheduler.num_warmup_steps > self.steps:
             raise ValueError(
                 f"scheduler.num_warmup_steps ({self.scheduler.num_warmup_steps}) exceeds steps ({self.steps})"
@@ -256,7 +258,7 @@ class TrainPipelineConfigLejuRobot(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _lerobot_options(self) -> TrainPipelineConfigLejuRobot:
+    def _lerobot_options(self) -> BaseTrainConfig:
         from kuavo_cli.config import lerobot_options
 
         if self.peft is not None:
@@ -272,8 +274,8 @@ class TrainPipelineConfigLejuRobot(StrictModel):
         return self.use_policy_training_preset
 
 
-class DistributedTrainConfig(TrainPipelineConfigLejuRobot):
-    """Training config plus multi-GPU (DDP) and profiling options; YAML files load into this."""
+class TrainConfig(BaseTrainConfig):
+    """The training config: a run plus multi-GPU (DDP) and profiling options; YAML files load into this."""
 
     gradient_accumulation_steps: int = Field(
         1, gt=0, description="Micro-batches per optimizer step (effective batch = batch x gpus x this)."
@@ -290,6 +292,3 @@ class DistributedTrainConfig(TrainPipelineConfigLejuRobot):
 
     def effective_batch_size(self, num_processes: int | None = None) -> int:
         return self.batch_size * (num_processes or self.gpus) * self.gradient_accumulation_steps
-
-
-TrainConfig = DistributedTrainConfig

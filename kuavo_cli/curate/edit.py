@@ -21,7 +21,7 @@ from kuavo_cli.data.compat import require_compatible
 from kuavo_cli.data.metadata import open_checked, open_metadata
 from kuavo_cli.errors import KuavoError, UsageError
 from kuavo_cli.utils.logs import quiet_logs
-from kuavo_cli.utils.scheduling import normal_scheduling
+from kuavo_cli.utils.process_priority import normal_scheduling
 
 os.environ.setdefault("SVT_LOG", "1")  # lerobot re-encodes with SVT-AV1, which prints a banner per video
 

@@ -203,7 +203,7 @@ class KuavoReader(DatasetReader):
         return frames.squeeze(0)
 
 
-def accelerate_dataset(dataset: Any, cache: FrameCache | None = None) -> Any:
+def use_fast_reader(dataset: Any, cache: FrameCache | None = None) -> Any:
     """Swap the dataset's reader for a `KuavoReader`; the dataset object (sampler inputs, meta, episodes)
     is otherwise untouched. Returns the same dataset."""
     dataset.reader = KuavoReader.adopt(dataset._ensure_reader(), cache=cache)

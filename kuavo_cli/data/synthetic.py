@@ -29,7 +29,7 @@ from kuavo_cli.data.schema import (
 from kuavo_cli.errors import UsageError
 from kuavo_cli.utils import atomic
 from kuavo_cli.utils.logs import quiet_logs
-from kuavo_cli.utils.scheduling import normal_scheduling
+from kuavo_cli.utils.process_priority import normal_scheduling
 
 DEFAULT_TASK = "Sort the toys into the matching boxes"
 CAMERA_COLOURS = {

@@ -11,9 +11,9 @@ from kuavo_cli.doctor.base import Check, error, hf_home, short_error
 
 
 def default_num_workers() -> int:
-    from kuavo_cli.config.models import DistributedTrainConfig
+    from kuavo_cli.config.models import TrainConfig
 
-    return int(DistributedTrainConfig.model_fields["num_workers"].default)
+    return int(TrainConfig.model_fields["num_workers"].default)
 
 
 def default_paths() -> list[Path]:

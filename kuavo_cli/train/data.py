@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.errors import UsageError
 from kuavo_cli.train.multi import PerSourceLoss, describe  # noqa: F401  (used by the trainer)
 from kuavo_cli.train.sampler import DistributedEpisodeAwareSampler
@@ -34,7 +34,7 @@ class EpisodeSplit:
         )
 
 
-def load_metadata(cfg: DistributedTrainConfig) -> Any:
+def load_metadata(cfg: TrainConfig) -> Any:
     """The dataset's lerobot metadata (with `datasets:`, a CombinedMeta of all of them). With a `root`, every
     file the chosen episodes need is checked first (kuavo_cli/data/integrity.py): a missing or truncated one
     is named, and the hub is never tried."""
@@ -54,7 +54,7 @@ def _load_source_metadata(source: Any) -> Any:
     return open_checked(source.root, source.repo_id, source.episodes, source.revision, label="dataset root")
 
 
-def split_episodes(cfg: DistributedTrainConfig, num_episodes: int, meta: Any = None) -> EpisodeSplit:
+def split_episodes(cfg: TrainConfig, num_episodes: int, meta: Any = None) -> EpisodeSplit:
     """Hold out whole episodes: same seed, same split; at least one episode on each side. With `datasets:`
     (meta is a CombinedMeta), each dataset is split on its own; episode numbers are then global."""
     if cfg.datasets and meta is not None:
@@ -68,7 +68,7 @@ def split_episodes(cfg: DistributedTrainConfig, num_episodes: int, meta: Any = N
     return _split_one(cfg, cfg.dataset, num_episodes)
 
 
-def _split_one(cfg: DistributedTrainConfig, source: Any, num_episodes: int) -> EpisodeSplit:
+def _split_one(cfg: TrainConfig, source: Any, num_episodes: int) -> EpisodeSplit:
     label = "dataset.episodes" if source is cfg.dataset else f"datasets[{source.label()}].episodes"
     episodes = list(source.episodes) if source.episodes is not None else list(range(num_episodes))
     bad = [e for e in episodes if e >= num_episodes]
@@ -93,7 +93,7 @@ def _split_one(cfg: DistributedTrainConfig, source: Any, num_episodes: int) -> E
     )
 
 
-def make_dataset(cfg: DistributedTrainConfig, meta: Any, policy_cfg: Any, episodes: list[int], train: bool):
+def make_dataset(cfg: TrainConfig, meta: Any, policy_cfg: Any, episodes: list[int], train: bool):
     if cfg.datasets and hasattr(meta, "sources"):  # a CombinedMeta: one LeRobotDataset per dataset
         from kuavo_cli.train.multi import MultiSourceDataset
 
@@ -105,9 +105,7 @@ def make_dataset(cfg: DistributedTrainConfig, meta: Any, policy_cfg: Any, episod
     return _make_one(cfg, cfg.dataset, meta, policy_cfg, episodes, train)
 
 
-def _make_one(
-    cfg: DistributedTrainConfig, source: Any, meta: Any, policy_cfg: Any, episodes: list[int], train: bool
-):
+def _make_one(cfg: TrainConfig, source: Any, meta: Any, policy_cfg: Any, episodes: list[int], train: bool):
     from lerobot.datasets import LeRobotDataset
     from lerobot.datasets.factory import resolve_delta_timestamps
 
@@ -130,14 +128,14 @@ def _make_one(
             # Augmentations expect float frames, so not with those.
             return_uint8=transforms is None,
         )
-    return _accelerate(cfg, dataset, policy_cfg)
+    return _with_fast_reader(cfg, dataset, policy_cfg)
 
 
-def _accelerate(cfg: DistributedTrainConfig, dataset: Any, policy_cfg: Any = None) -> Any:
+def _with_fast_reader(cfg: TrainConfig, dataset: Any, policy_cfg: Any = None) -> Any:
     """Same items, cheaper reads (kuavo_cli/data/fast_reader.py); frames from the decoded-frame cache when
     `dataset.cache` is on (built on first use, one builder across ranks; at the policy's resolution with
     `dataset.cache_resolution: policy`)."""
-    from kuavo_cli.data.fast_reader import accelerate_dataset
+    from kuavo_cli.data.fast_reader import use_fast_reader
 
     cache = None
     if cfg.dataset.cache:
@@ -154,7 +152,7 @@ def _accelerate(cfg: DistributedTrainConfig, dataset: Any, policy_cfg: Any = Non
             )
         built = ensure_frame_cache_with_bar(dataset.root, dataset.meta, cfg.dataset.cache_dir, resize=resize)
         cache = FrameCache(built.path)
-    return accelerate_dataset(dataset, cache=cache)
+    return use_fast_reader(dataset, cache=cache)
 
 
 def _collate(dataset: Any, on_gpu: bool):
@@ -168,7 +166,7 @@ def _collate(dataset: Any, on_gpu: bool):
 
 
 def make_train_loader(
-    cfg: DistributedTrainConfig,
+    cfg: TrainConfig,
     dataset: Any,
     policy_cfg: Any,
     rank: int,
@@ -215,7 +213,7 @@ def make_train_loader(
     return loader, sampler
 
 
-def make_val_loader(cfg: DistributedTrainConfig, dataset: Any, rank: int, world: int, pin_memory: bool):
+def make_val_loader(cfg: TrainConfig, dataset: Any, rank: int, world: int, pin_memory: bool):
     """The same held-out frames at every evaluation: `num_eval_batches` batches per rank, spread evenly over
     all validation episodes; ranks take disjoint strided slices of equal length."""
     if hasattr(dataset, "names"):  # several datasets: the same budget for each, batches never mixed

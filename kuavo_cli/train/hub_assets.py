@@ -7,7 +7,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.errors import UsageError
 
 # policy type -> (usual pretrained checkpoint, hub repos its model/processors always read, pip extra)
@@ -29,7 +29,7 @@ def _cached(repo_id: str) -> bool:
     return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
 
 
-def check_policy_assets(cfg: DistributedTrainConfig) -> None:
+def check_policy_assets(cfg: TrainConfig) -> None:
     if cfg.policy.type not in HUB_ASSETS:
         return
     usual, always, extra = HUB_ASSETS[cfg.policy.type]

@@ -1,4 +1,4 @@
-"""`--gpus N>1`: relaunch this same command under `accelerate launch`, once, with N processes."""
+"""`gpus: N>1`: relaunch `kuavo train` under `accelerate launch`, once, with N processes."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
 
 from kuavo_cli.errors import KuavoError, UsageError
+
+if TYPE_CHECKING:
+    from kuavo_cli.config.models import TrainConfig
 
 LAUNCHED_ENV = "KUAVO_LAUNCHED"
 
@@ -60,6 +68,39 @@ def launch_command(
     if cpu and "--cpu" not in child_args:
         cmd.append("--cpu")
     return cmd
+
+
+class LaunchedProcessesFailed(KuavoError):
+    """The launched processes exited non-zero; they have already said why on stderr."""
+
+    def __init__(self, exit_code: int):
+        super().__init__(f"accelerate launch exited with code {exit_code} (the processes said why above)")
+        self.exit_code = exit_code
+
+
+def launch_training(
+    cfg: TrainConfig,
+    child_cli_args: Sequence[str] = (),
+    main_process_port: int | None = None,
+    accelerate_config: Path | None = None,
+) -> int:
+    """Train `cfg` (validated here, gpus > 1) on cfg.gpus processes: `kuavo train` on a copy of it in a
+    temporary YAML, so the processes train exactly this config whether it came from a file, `--set`, flags,
+    a resumed run or a Python object. Returns the exit code (0); raises `LaunchedProcessesFailed` otherwise."""
+    from kuavo_cli.train.preflight import check_before_launch
+    from kuavo_cli.train.run_dir import default_output_dir
+
+    check_before_launch(cfg, accelerate_config)
+    if cfg.output_dir is None and cfg.resume is False:  # every rank must agree on one (time-based) folder
+        cfg = cfg.model_copy(update={"output_dir": default_output_dir(cfg)})
+    with tempfile.TemporaryDirectory(prefix="kuavo-launch-") as tmp:
+        config_file = Path(tmp) / "train_config.yaml"
+        config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+        child = [str(config_file), *child_cli_args]
+        code = relaunch(cfg.gpus, child, cfg.mixed_precision, cfg.cpu, main_process_port, accelerate_config)
+    if code != 0:
+        raise LaunchedProcessesFailed(code)
+    return code
 
 
 def relaunch(

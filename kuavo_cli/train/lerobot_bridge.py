@@ -7,16 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.utils.logs import quiet_logs
 
 
-def make_policy_config(cfg: DistributedTrainConfig, device: str) -> Any:
+def make_policy_config(cfg: TrainConfig, device: str) -> Any:
     policy_cfg = cfg.policy.to_lerobot(device=device)
     return policy_cfg
 
 
-def make_optim_configs(cfg: DistributedTrainConfig, policy_cfg: Any) -> tuple[Any, Any]:
+def make_optim_configs(cfg: TrainConfig, policy_cfg: Any) -> tuple[Any, Any]:
     """(optimizer config, scheduler config or None): the policy's lerobot preset, or our sections."""
     from lerobot.optim.optimizers import AdamConfig, AdamWConfig, SGDConfig
     from lerobot.optim.schedulers import (
@@ -68,7 +68,7 @@ def _default_optimizer():
 
 
 def make_lerobot_train_config(
-    cfg: DistributedTrainConfig, policy_cfg: Any, optimizer: Any, scheduler: Any, output_dir: Path
+    cfg: TrainConfig, policy_cfg: Any, optimizer: Any, scheduler: Any, output_dir: Path
 ) -> Any:
     with quiet_logs():
         from lerobot.configs.default import DatasetConfig, WandBConfig
@@ -100,7 +100,7 @@ def make_lerobot_train_config(
         )
 
 
-def lerobot_options_for(cfg: DistributedTrainConfig) -> dict[str, Any]:
+def lerobot_options_for(cfg: TrainConfig) -> dict[str, Any]:
     """The pass-through lerobot-train options as lerobot's own objects (saved in train_config.json)."""
     from kuavo_cli.config import lerobot_options
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.errors import KuavoError, UsageError
 
 
@@ -33,7 +33,7 @@ def weighted_loss(policy: Any, batch: dict[str, Any], weighter: Any) -> torch.Te
     return (per_sample * weights).sum() / (weights.sum() + 1e-6)
 
 
-def check_sample_weighting(cfg: DistributedTrainConfig, policy: Any) -> None:
+def check_sample_weighting(cfg: TrainConfig, policy: Any) -> None:
     """lerobot weights per-sample losses via forward(batch, reduction="none"); refuse before training."""
     if cfg.sample_weighting is None:
         return

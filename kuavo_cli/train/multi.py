@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kuavo_cli.config.models import DatasetSource, DistributedTrainConfig
+from kuavo_cli.config.models import DatasetSource, TrainConfig
 from kuavo_cli.errors import UsageError
 from kuavo_cli.train.sampler import DistributedEpisodeAwareSampler
 
@@ -66,7 +66,7 @@ class CombinedMeta:
         return per
 
 
-def load_combined_metadata(cfg: DistributedTrainConfig, load_one) -> CombinedMeta:
+def load_combined_metadata(cfg: TrainConfig, load_one) -> CombinedMeta:
     from kuavo_cli.data.compat import require_compatible
 
     sources = list(cfg.datasets or [])
@@ -75,7 +75,7 @@ def load_combined_metadata(cfg: DistributedTrainConfig, load_one) -> CombinedMet
     return CombinedMeta(sources, metas)
 
 
-def split_sources(cfg: DistributedTrainConfig, meta: CombinedMeta, split_one) -> Any:
+def split_sources(cfg: TrainConfig, meta: CombinedMeta, split_one) -> Any:
     """Split each dataset with the run's seed and ratio; global numbers in train/val, local in sources."""
     train, val, described = [], [], []
     for source, one_meta, offset in zip(meta.sources, meta.metas, meta.offsets, strict=True):

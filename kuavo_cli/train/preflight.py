@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from kuavo_cli.checkpoints import KUAVO_STATE_FILE, TRAINING_STATE_DIR, TRAINING_STEP_FILE
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.errors import UsageError
 
 # kuavo saves by unwrapping the model on the main process; these back-ends shard parameters or optimizer
@@ -42,7 +42,7 @@ def check_accelerate_config(path: Path | None) -> None:
         raise _backend_error(backend, str(path))
 
 
-def check_before_launch(cfg: DistributedTrainConfig, accelerate_config: Path | None) -> None:
+def check_before_launch(cfg: TrainConfig, accelerate_config: Path | None) -> None:
     """What can be refused from the config alone, before N processes start."""
     check_accelerate_config(accelerate_config)
     if cfg.sync_batch_norms and cfg.gpus > 1 and cfg.cpu:
@@ -56,7 +56,7 @@ def _sync_bn_cpu_error() -> UsageError:
     )
 
 
-def check_accelerator(cfg: DistributedTrainConfig, accelerator: Any) -> None:
+def check_accelerator(cfg: TrainConfig, accelerator: Any) -> None:
     """Inside each process, once accelerate has chosen the back-end and device."""
     backend = accelerator.distributed_type.name if hasattr(accelerator.distributed_type, "name") else ""
     if backend in UNSUPPORTED_BACKENDS:
@@ -65,7 +65,7 @@ def check_accelerator(cfg: DistributedTrainConfig, accelerator: Any) -> None:
         raise _sync_bn_cpu_error()
 
 
-def apply_sync_batch_norms(cfg: DistributedTrainConfig, policy: Any, world: int) -> tuple[Any, str | None]:
+def apply_sync_batch_norms(cfg: TrainConfig, policy: Any, world: int) -> tuple[Any, str | None]:
     """Convert trainable BatchNorm layers to SyncBatchNorm; the returned note says what that did."""
     import torch
 

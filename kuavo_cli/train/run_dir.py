@@ -19,12 +19,12 @@ from kuavo_cli.checkpoints import (
     SPLIT_FILE,
     TRAINING_STATE_DIR,
 )
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 from kuavo_cli.errors import UsageError
 from kuavo_cli.utils import atomic
 
 
-def default_output_dir(cfg: DistributedTrainConfig) -> Path:
+def default_output_dir(cfg: TrainConfig) -> Path:
     now = dt.datetime.now()
     name = cfg.job_name or f"{cfg.policy.type}_{Path(cfg.dataset.repo_id).name}"
     return Path("outputs/train") / f"{now:%Y-%m-%d}" / f"{now:%H-%M-%S}_{name}"
@@ -39,7 +39,7 @@ class RunDir:
     @classmethod
     def prepare(
         cls,
-        cfg: DistributedTrainConfig,
+        cfg: TrainConfig,
         accelerator: Any,
         resume_from: Path | None,
         check_resume: Callable[[Path], None] | None = None,

@@ -29,3 +29,13 @@ def stop_flag_on_signals(on_signal: Callable[[str], None]) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def agreed_stop(signalled: bool, accelerator: Any, world: int) -> bool:
+    """Collective: all ranks stop together if any rank was signalled."""
+    import torch
+
+    flag = torch.tensor(1.0 if signalled else 0.0, device=accelerator.device)
+    if world > 1:
+        flag = accelerator.reduce(flag, reduction="sum")
+    return bool(flag.item() > 0)

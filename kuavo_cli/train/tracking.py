@@ -19,7 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from kuavo_cli.config.models import DistributedTrainConfig
+from kuavo_cli.config.models import TrainConfig
 
 
 class MetricsLog:
@@ -46,14 +46,7 @@ class MetricsLog:
 
 
 class WandbLog:
-    def __init__(
-        self,
-        cfg: DistributedTrainConfig,
-        run_dir: Path,
-        enabled: bool,
-        config: dict[str, Any],
-        resume_id: str | None = None,
-    ):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, enabled: bool, resume_id: str | None = None):
         """`resume_id`: the wandb run to continue (the id saved in the checkpoint a run resumes from)."""
         self.run = None
         if not (enabled and cfg.wandb.enable):
@@ -69,7 +62,7 @@ class WandbLog:
             resume="allow" if resume_id else None,
             dir=str(run_dir),
             mode=mode,
-            config=config,
+            config=cfg.model_dump(mode="json"),
             name=cfg.job_name,
         )
 
@@ -101,7 +94,7 @@ def make_progress(console: Console, enabled: bool) -> Progress:
     )
 
 
-def make_profiler(cfg: DistributedTrainConfig, run_dir: Path, enabled: bool):
+def make_profiler(cfg: TrainConfig, run_dir: Path, enabled: bool):
     """A torch.profiler stepped once per optimizer step; writes a Chrome trace after warmup + active."""
     if not (cfg.enable_profiling and enabled):
         return contextlib.nullcontext(None)
@@ -124,6 +117,50 @@ def make_profiler(cfg: DistributedTrainConfig, run_dir: Path, enabled: bool):
         on_trace_ready=on_ready,
         record_shapes=False,
     )
+
+
+class LossWindow:
+    """The training loss summed on the device over the steps since the last log (no sync per step)."""
+
+    def __init__(self, device: Any):
+        self.device = device
+        self.reset()
+
+    def reset(self) -> None:
+        import torch
+
+        self.total, self.n, self.t0 = torch.zeros((), device=self.device), 0, time.perf_counter()
+
+    def add(self, loss: Any) -> None:
+        self.total += loss
+        self.n += 1
+
+    def mean(self) -> Any:
+        return self.total / self.n
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+class DataBoundWarning:
+    """Poor GPU utilisation (seed README troubleshooting): say so once, with the fix, when it happens."""
+
+    def __init__(self, console: Console, cfg: TrainConfig, is_main: bool):
+        self.console, self.cfg, self.is_main, self.warned = console, cfg, is_main, False
+
+    def check(self, fraction: float, step: int) -> None:
+        """`fraction`: of the last log window's time the loop spent waiting for the next batch."""
+        if self.warned or fraction < 0.5 or step < 2 * self.cfg.log_freq:
+            return
+        from kuavo_cli.errors_advice import LowGpuUtilization, advice_for
+
+        self.warned = True
+        if self.is_main:
+            advice = advice_for(LowGpuUtilization(fraction), self.cfg.model_dump(mode="json"))
+            self.console.print(
+                f"[yellow]warning:[/yellow] the training loop waited for data {fraction:.0%} of "
+                f"the time{'; ' + advice if advice else ''}"
+            )
 
 
 class RankTrace:

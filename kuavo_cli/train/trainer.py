@@ -6,6 +6,7 @@ Seed-compatible API: `Trainer(cfg, use_distributed=None)`, `trainer.setup(loss_k
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +14,25 @@ import torch
 from rich.console import Console
 
 from kuavo_cli import checkpoints as ckpt
-from kuavo_cli.config.models import DistributedTrainConfig, TrainPipelineConfigLejuRobot
+from kuavo_cli.config.models import BaseTrainConfig, TrainConfig
 from kuavo_cli.data.batch import images_to_float
-from kuavo_cli.train import data, lerobot_bridge, preflight, processors, rng
+from kuavo_cli.train import data, lerobot_bridge, preflight, processors, rng, tracking
 from kuavo_cli.train.best import BestTracker
 from kuavo_cli.train.losses import check_sample_weighting, extract_loss, weighted_loss
 from kuavo_cli.train.process_state import TrainingInterrupted, reset_accelerate_singletons, set_cudnn
 from kuavo_cli.train.run_dir import RunDir
-from kuavo_cli.train.signals import stop_flag_on_signals
-from kuavo_cli.train.tracking import MetricsLog, RankTrace, WandbLog, make_profiler, make_progress
+from kuavo_cli.train.signals import agreed_stop, stop_flag_on_signals
 
 
 class Trainer:
     def __init__(
         self,
-        cfg: TrainPipelineConfigLejuRobot,
+        cfg: BaseTrainConfig,
         use_distributed: bool | None = None,
         console: Console | None = None,
     ):
-        if not isinstance(cfg, DistributedTrainConfig):
-            cfg = DistributedTrainConfig.model_validate(cfg.model_dump())
+        if not isinstance(cfg, TrainConfig):
+            cfg = TrainConfig.model_validate(cfg.model_dump())
         self.cfg = cfg
         self.use_distributed = use_distributed
         self.console = console or Console(stderr=True)
@@ -40,7 +40,8 @@ class Trainer:
         self.is_setup = False
         self._stop_signal: str | None = None
         self._data_wait_s = 0.0
-        self._warned_data_bound = False
+        self.val_loss: float | None = None  # the last validation loss and checkpoint of train()
+        self.last_saved: Path | None = None
 
     # ---------------------------------------------------------------- setup
     def setup(self, loss_key: str = "loss", resume_from: Path | None = None) -> Trainer:
@@ -141,9 +142,11 @@ class Trainer:
         micro_done = self.step * cfg.gradient_accumulation_steps
         self.sampler.load_state_dict(self.sampler.position_for(micro_done, cfg.batch_size, self.distributed))
         self.best = BestTracker(self.run.state.get("best_val_loss", float("inf")))
-        self.metrics = MetricsLog(self.run.path / "metrics.jsonl", self.is_main)
+        self.metrics = tracking.MetricsLog(self.run.path / "metrics.jsonl", self.is_main)
         self.metrics.truncate_after(self.step)
-        self.trace = RankTrace(acc.process_index)
+        self.trace = tracking.RankTrace(acc.process_index)
+        self.data_bound = tracking.DataBoundWarning(self.console, cfg, self.is_main)
+        self.eff_batch = cfg.effective_batch_size(self.world)
         if self.is_main:
             self.run.write_split(self.split)
         self.is_setup = True
@@ -151,112 +154,131 @@ class Trainer:
 
     # ---------------------------------------------------------------- train
     def train(self) -> dict[str, Any]:
+        """The step loop, as accelerate's canonical one: step, log, validate and save, all ranks stop together."""
         if not self.is_setup:
             self.setup(self.loss_key)
-        cfg = self.cfg
-        # A resumed run continues its wandb run (the id is saved in every checkpoint).
-        resume_id = cfg.wandb.run_id or self.run.state.get("wandb_run_id")
-        wandb_log = WandbLog(cfg, self.run.path, self.is_main, cfg.model_dump(mode="json"), resume_id)
-        try:
-            with stop_flag_on_signals(self._on_signal):
-                return self._loop(wandb_log)
-        finally:
-            wandb_log.finish()
-
-    def _on_signal(self, name: str) -> None:
-        self._stop_signal = name
-
-    def _loop(self, wandb_log: WandbLog) -> dict[str, Any]:
         cfg, acc = self.cfg, self.accelerator
-        eff_batch = cfg.batch_size * self.world * cfg.gradient_accumulation_steps
-        if self.is_main:
-            trainable = (
-                "" if self.num_trainable == self.num_params else f" ({self.num_trainable:,} trainable)"
-            )
-            self.console.print(
-                f"[bold]kuavo train[/bold] {self.policy_cfg.type}: {self.num_params / 1e6:.2f}M params{trainable}, "
-                f"{len(self.split.train_episodes)} train / {len(self.split.val_episodes)} val episodes, "
-                f"{self.world} process(es) on {acc.device.type}, effective batch {eff_batch} "
-                f"({cfg.batch_size} x {self.world} x {cfg.gradient_accumulation_steps}), run {self.run.path}"
-            )
-            if self.sync_bn_note:
-                self.console.print(self.sync_bn_note)
-        batches = self._batches()
-        window_loss, window_n, window_t0 = torch.zeros((), device=acc.device), 0, time.perf_counter()
-        last_saved: Path | None = None
-        val_loss = None
-        progress = make_progress(self.console, self.is_main)
-        if self.step == 0:  # the untrained baseline, so every run shows how far training moved it
-            initial = self.validate()
-            self.metrics.write({"step": 0, "split": "val", "loss": initial, "best": False, "initial": True,
-                                **self._val_by_dataset()})  # fmt: skip
-            wandb_log.log({"val/loss": initial, **self._val_by_dataset("val/loss/")}, 0)
-        with progress, make_profiler(cfg, self.run.path, self.is_main) as profiler:
+        self.val_loss, self.last_saved = None, None
+        with ExitStack() as stack:  # closed in reverse: profiler, progress bar, signal handlers, wandb
+            saved_id = self.run.state.get("wandb_run_id")  # a resumed run continues its wandb run
+            self.wandb = tracking.WandbLog(cfg, self.run.path, self.is_main, cfg.wandb.run_id or saved_id)
+            stack.callback(self.wandb.finish)
+            stack.enter_context(stop_flag_on_signals(self._on_signal))
+            self._announce()
+            batches, window = self._batches(), tracking.LossWindow(acc.device)
+            if self.step == 0:  # the untrained baseline, so every run shows how far training moved it
+                self._validate_and_record(initial=True)
+            progress = stack.enter_context(tracking.make_progress(self.console, self.is_main))
+            profiler = stack.enter_context(tracking.make_profiler(cfg, self.run.path, self.is_main))
             task = progress.add_task("train", total=cfg.steps, completed=self.step, stats="")
             while self.step < cfg.steps:
                 loss, grad_norm = self._optimizer_step(batches)
                 self.step += 1
-                window_loss += loss
-                window_n += 1
+                window.add(loss)
                 if profiler is not None:
                     profiler.step()
-                if self.step % cfg.log_freq == 0 or self.step == cfg.steps:
-                    seconds = time.perf_counter() - window_t0
-                    stats = self._log_window(window_loss / window_n, window_n, seconds, grad_norm, wandb_log)
-                    progress.update(task, stats=stats)
-                    window_loss, window_n = torch.zeros((), device=acc.device), 0
-                    window_t0 = time.perf_counter()
-                if self.step % cfg.eval_freq == 0 or self.step == cfg.steps:
-                    val_loss = self.validate()
-                    improved = self.best.observe(
-                        self.step, val_loss, acc.unwrap_model(self.policy), self.is_main
-                    )
-                    self.metrics.write(
-                        {"step": self.step, "split": "val", "loss": val_loss, "best": improved,
-                         **self._val_by_dataset()}
-                    )  # fmt: skip
-                    wandb_log.log({"val/loss": val_loss, **self._val_by_dataset("val/loss/")}, self.step)
-                stop = self._agreed_stop()
-                saved_now = None
-                if self.step % cfg.save_freq == 0 or self.step == cfg.steps or stop:
-                    saved_now = last_saved = self.save(wandb_run_id=wandb_log.run_id)
+                if self._due(cfg.log_freq):
+                    progress.update(task, stats=self._log_window(window, grad_norm))
+                stop, saved_now = self._validate_and_save()
                 progress.update(task, completed=self.step)
                 if stop:
                     raise TrainingInterrupted(self._stop_signal or "signal", self.step, saved_now)
-        if self.trace.enabled:
-            params = acc.unwrap_model(self.policy).parameters()
-            self.trace.write({"param_checksum": float(sum(p.detach().double().sum() for p in params))})
-        acc.wait_for_everyone()
+            self._trace("end")
+            acc.wait_for_everyone()
+        return self._summary()
+
+    def _trace(self, event: str, indices: list[int] | None = None, sums: torch.Tensor | None = None) -> None:
+        """The debug rank trace's one hook (KUAVO_TRACE_DIR, tracking.RankTrace; off: a no-op). step: samples
+        this rank consumed, its next random draws; val: its local sums; end: a checksum of its parameters."""
+        if not self.trace.enabled:
+            return
+        if event == "step":
+            record = {"step": self.step + 1, "indices": indices, "next_rand": rng.peek() if indices else None}
+        elif event == "val":
+            record = {"step": self.step, "val_sum": sums[0].item(), "val_count": sums[1].item()}
+        else:
+            params = self.accelerator.unwrap_model(self.policy).parameters()
+            record = {"param_checksum": float(sum(p.detach().double().sum() for p in params))}
+        self.trace.write(record)
+
+    def _due(self, freq: int) -> bool:
+        return self.step % freq == 0 or self.step == self.cfg.steps
+
+    def _on_signal(self, name: str) -> None:
+        self._stop_signal = name
+
+    def _announce(self) -> None:
+        """One line saying what trains where (main process)."""
+        if not self.is_main:
+            return
+        cfg, n = self.cfg, self.num_trainable
+        trainable = "" if n == self.num_params else f" ({n:,} trainable)"
+        self.console.print(
+            f"[bold]kuavo train[/bold] {self.policy_cfg.type}: {self.num_params / 1e6:.2f}M params{trainable}, "
+            f"{len(self.split.train_episodes)} train / {len(self.split.val_episodes)} val episodes, "
+            f"{self.world} process(es) on {self.accelerator.device.type}, effective batch {self.eff_batch} "
+            f"({cfg.batch_size} x {self.world} x {cfg.gradient_accumulation_steps}), run {self.run.path}"
+        )
+        if self.sync_bn_note:
+            self.console.print(self.sync_bn_note)
+
+    def _summary(self) -> dict[str, Any]:
         return {
             "run_dir": str(self.run.path),
             "steps": self.step,
             "best_val_loss": self.best.best_val,
-            "last_val_loss": val_loss,
-            "last_checkpoint": str(last_saved) if last_saved else None,
-            "effective_batch_size": eff_batch,
+            "last_val_loss": self.val_loss,
+            "last_checkpoint": str(self.last_saved) if self.last_saved else None,
+            "effective_batch_size": self.eff_batch,
             "num_processes": self.world,
             "rank": self.accelerator.process_index,
         }
 
-    def _log_window(self, mean: torch.Tensor, n: int, seconds: float, grad_norm: float, wandb_log) -> str:
+    def _log_window(self, window: tracking.LossWindow, grad_norm: float) -> str:
         """One metrics.jsonl / wandb record for the steps since the last log; returns the progress text."""
-        eff_batch = self.cfg.batch_size * self.world * self.cfg.gradient_accumulation_steps
-        mean_loss = self.accelerator.reduce(mean, reduction="mean").item()
+        seconds, n = window.seconds(), window.n
+        mean_loss = self.accelerator.reduce(window.mean(), reduction="mean").item()
         record = {
             "step": self.step,
             "split": "train",
             "loss": mean_loss,
             "lr": self.optimizer.param_groups[0]["lr"],
             "grad_norm": float(grad_norm),
-            "samples_per_s": n * eff_batch / max(seconds, 1e-9),
-            "epoch": self.step * eff_batch / max(len(self.train_set), 1),
+            "samples_per_s": n * self.eff_batch / max(seconds, 1e-9),
+            "epoch": self.step * self.eff_batch / max(len(self.train_set), 1),
             "data_wait_fraction": min(self._data_wait_s / max(seconds, 1e-9), 1.0),
         }
         self._data_wait_s = 0.0
-        self._advise_if_data_bound(record["data_wait_fraction"])
+        self.data_bound.check(record["data_wait_fraction"], self.step)
         self.metrics.write(record)
-        wandb_log.log({f"train/{k}": v for k, v in record.items() if k != "split"}, self.step)
+        self.wandb.log({f"train/{k}": v for k, v in record.items() if k != "split"}, self.step)
+        window.reset()
         return f"loss {mean_loss:.4f} lr {record['lr']:.1e} {record['samples_per_s']:.1f} samples/s"
+
+    def _validate_and_save(self) -> tuple[bool, Path | None]:
+        """End of a step: validate at eval_freq (keeping the best policy), agree on stopping, save at
+        save_freq, the last step or a stop. Returns (stop, the checkpoint saved at this step or None)."""
+        if self._due(self.cfg.eval_freq):
+            self._validate_and_record()
+        stop = agreed_stop(self._stop_signal is not None, self.accelerator, self.world)
+        if not (self._due(self.cfg.save_freq) or stop):
+            return stop, None
+        self.last_saved = self.save(wandb_run_id=self.wandb.run_id)
+        return stop, self.last_saved
+
+    def _validate_and_record(self, initial: bool = False) -> None:
+        """Validate, record the loss (metrics.jsonl, wandb) and, after training steps, keep the best policy."""
+        loss = self.validate()
+        model = self.accelerator.unwrap_model(self.policy)
+        if initial:
+            extra: dict[str, Any] = {"best": False, "initial": True}
+        else:
+            self.val_loss = loss
+            extra = {"best": self.best.observe(self.step, loss, model, self.is_main)}
+        self.metrics.write(
+            {"step": self.step, "split": "val", "loss": loss, **extra, **self._val_by_dataset()}
+        )
+        self.wandb.log({"val/loss": loss, **self._val_by_dataset("val/loss/")}, self.step)
 
     def _batches(self):
         """Endless micro-batches; the sampler advances its epoch each time it is iterated again."""
@@ -292,7 +314,7 @@ class Trainer:
         unwrapped = acc.unwrap_model(policy)
         if hasattr(unwrapped, "update"):
             unwrapped.update()
-        self.trace.write({"step": self.step + 1, "indices": seen, "next_rand": rng.peek() if seen else None})
+        self._trace("step", indices=seen)
         return total / self.cfg.gradient_accumulation_steps, grad_norm
 
     def _loss(self, policy: Any, batch: dict[str, Any]) -> torch.Tensor:
@@ -324,7 +346,7 @@ class Trainer:
             self.console.print(
                 f"val loss per dataset at step {self.step}: {data.describe(self.val_per_dataset)}"
             )
-        self.trace.write({"step": self.step, "val_sum": sums[0].item(), "val_count": sums[1].item()})
+        self._trace("val", sums=sums)
         total = acc.gather_for_metrics(sums.unsqueeze(0)).reshape(-1, 2).sum(0)
         return (total[0] / total[1].clamp(min=1)).item()
 
@@ -375,25 +397,3 @@ class Trainer:
                 push_checkpoint_to_hub(path, self.policy_cfg.repo_id, private=self.policy_cfg.private)
         acc.wait_for_everyone()
         return path
-
-    def _advise_if_data_bound(self, fraction: float) -> None:
-        """Poor GPU utilisation (seed README troubleshooting): say so once, with the fix, when it happens."""
-        if self._warned_data_bound or fraction < 0.5 or self.step < 2 * self.cfg.log_freq:
-            return
-        from kuavo_cli.errors_advice import LowGpuUtilization, advice_for
-
-        self._warned_data_bound = True
-        if self.is_main:
-            advice = advice_for(LowGpuUtilization(fraction), self.cfg.model_dump(mode="json"))
-            self.console.print(
-                f"[yellow]warning:[/yellow] the training loop waited for data {fraction:.0%} of "
-                f"the time{'; ' + advice if advice else ''}"
-            )
-
-    # ---------------------------------------------------------------- signals
-    def _agreed_stop(self) -> bool:
-        """All ranks stop together if any rank was signalled."""
-        flag = torch.tensor(1.0 if self._stop_signal else 0.0, device=self.accelerator.device)
-        if self.world > 1:
-            flag = self.accelerator.reduce(flag, reduction="sum")
-        return bool(flag.item() > 0)

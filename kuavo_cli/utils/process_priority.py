@@ -1,4 +1,4 @@
-"""Undo the real-time priority lerobot's AV1 encoder leaves behind."""
+"""Process priority: undo the real-time (SCHED_FIFO) scheduling lerobot's AV1 encoder leaves behind."""
 
 from __future__ import annotations
 
