@@ -2,7 +2,7 @@
 
 kuavo trains `kit_diffusion` (the kit wrapper's Diffusion network) with lerobot 0.6.1; `--format kit` writes it
 as the kit's `custom_diffusion`. These tests load the export in a separate Python 3.10 process with lerobot 0.4.2
-through a stand-in for the kit's wrapper (tests/kit_side_diffusion_042.py) and compare select_action with
+through a stand-in for the kit's wrapper (kuavo_cli/export/kit_diffusion_standin.py) and compare select_action with
 kuavo's in-process one, observation by observation, across two action chunks.
 
 Diffusion samples noise: both sides seed torch's global generator with the same seed right after reset(), as
