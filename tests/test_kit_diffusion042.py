@@ -27,6 +27,7 @@ from kuavo_cli.export import kit_contract
 from tests.cli_helpers import run_cli
 from tests.kit_env import run_kit_script
 from tests.test_kit_lerobot042 import KIT_SIDE, observations
+from tests.test_submission_check import FOLDER, check, export_submission, failed
 from tests.train_fixtures import train_config, write_config
 
 ATOL = 1e-5
@@ -219,3 +220,41 @@ def test_real_kit_wrapper(kit_python: Path, kit_diffusion_run: tuple[str, Path],
     diff = max_diff(theirs, ours)
     print(f"real kit wrapper: {summary['weights']} tensors loaded strictly, max abs diff {diff:.2e}")
     assert diff <= ATOL
+
+
+def test_kit_diffusion_submission_runs_in_process_and_check_loads_it_in_lerobot_042(
+    kit_python: Path, kit_diffusion_run: tuple[str, Path], tmp_path: Path
+) -> None:
+    variant, run = kit_diffusion_run
+    data = export_submission(run, tmp_path / "sub")
+    assert data["mode"] == "in-process" and (data["kit"]["policy_type"], data["kit"]["method"]) == (
+        "diffusion", "diffusion",
+    )  # fmt: skip
+    pkg = tmp_path / "sub" / FOLDER
+    assert json.loads((pkg / "kuavo_submission" / "policy.json").read_text()) == data["kit"]
+    assert "ENTRYPOINT" not in (pkg / "Dockerfile").read_text()  # no kuavo serve in the image
+    assert "inference.policy_type: diffusion" in (pkg / "README.md").read_text()
+    assert sorted(p.name for p in (pkg / "kuavo_submission").iterdir()) == [
+        "apply_inference_config.py",
+        "infer.py",
+        "policy.json",
+    ]  # fmt: skip  (kuavo's stand-in is not shipped: inside the image the kit's wrapper loads it)
+
+    env = {"KUAVO_KIT_PYTHON": str(kit_python)}
+    code, report = check(tmp_path / "sub" / f"{FOLDER}.zip", env=env)
+    assert code == 0 and report["mode"] == "in-process", failed(report)
+    loads = next(c["detail"] for c in report["checks"] if c["name"] == "policy loads")
+    assert "Python 3.10" in loads and "lerobot 0.4.2" in loads, loads
+    assert "one action of shape [16] (loaded by StandInKitDiffusionPolicy)" in loads, loads
+
+    if variant != "crop_resize_state_encoder":
+        return  # one set of negative controls is enough
+    code, report = check(pkg, env={"KUAVO_KIT_PYTHON": "", "KUAVO_KIT_ENV": str(tmp_path / "no-env")})
+    assert code == 1 and "scripts/ensure_kit_env.sh" in failed(report)["policy loads"], failed(report)
+    weights = next(pkg.glob("outputs/train/*/*/*/epoch*/model.safetensors"))
+    tensors = load_file(str(weights))
+    dropped = sorted(tensors)[-1]
+    save_file({k: v for k, v in tensors.items() if k != dropped}, str(weights))
+    code, report = check(pkg, env=env)
+    assert code == 1 and list(failed(report)) == ["policy loads"], failed(report)
+    assert "Missing key" in failed(report)["policy loads"] and dropped in failed(report)["policy loads"]
