@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -258,3 +260,32 @@ def test_kit_diffusion_submission_runs_in_process_and_check_loads_it_in_lerobot_
     code, report = check(pkg, env=env)
     assert code == 1 and list(failed(report)) == ["policy loads"], failed(report)
     assert "Missing key" in failed(report)["policy loads"] and dropped in failed(report)["policy loads"]
+
+
+def test_lerobot_bundle_model_card_loads_kit_diffusion_in_a_fresh_python(
+    kit_diffusion_run: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The card's "How to load" code, run as written in a new process: lerobot alone has no kit_diffusion."""
+    variant, run = kit_diffusion_run
+    if variant != "crop_resize_state_encoder":
+        return  # the card does not depend on the network variant
+    bundle = tmp_path / "bundle"
+    res = run_cli("export", str(run), "--format", "lerobot", "--out", str(bundle))
+    assert res.exit_code == 0, res.stderr
+    card = (bundle / "README.md").read_text()
+    code = card.split("## How to load", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    setup, action_line = code.rsplit("\n", 2)[0], code.rstrip().rsplit("\n", 1)[1]
+    assert action_line.startswith("action = ")
+    observation = (  # one observation of the shapes the card lists, then the card's own last line
+        "import torch\nobservation = {k: torch.rand(tuple(f.shape)) if len(f.shape) == 3 else "
+        "torch.zeros(tuple(f.shape)) for k, f in policy.config.input_features.items()}\n"
+    )
+    script = (
+        setup + "\n" + observation + action_line + "\nprint(type(policy).__name__, tuple(action.shape))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=bundle, capture_output=True, text=True, env=env,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "KitDiffusionPolicy (1, 16)"
+    assert "from kuavo_cli.policies import register" in setup
