@@ -223,6 +223,28 @@ def test_real_kit_wrapper(kit_python: Path, kit_diffusion_run: tuple[str, Path],
     print(f"real kit wrapper: {summary['weights']} tensors loaded strictly, max abs diff {diff:.2e}")
     assert diff <= ATOL
 
+    # the submission's smoke test inside the kit (its code on sys.path) takes the kit's wrapper, and gives the
+    # action kuavo's stand-in gives outside it (what `kuavo export --check` runs)
+    export_submission(run, tmp_path / "sub")
+    pkg = tmp_path / "sub" / FOLDER
+    infer = [str(kit_python), "kuavo_submission/infer.py", "--device", "cpu"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"HF_HUB_OFFLINE": "1"}
+    standin = str(Path(kit_contract.__file__).with_name("kit_diffusion_standin.py"))
+    results = {}
+    for where, extra in (("kit", {"PYTHONPATH": kit_paths}), ("outside", {"KUAVO_KIT_STANDIN": standin})):
+        proc = subprocess.run(
+            infer, cwd=pkg, capture_output=True, text=True, env={**base, **extra}, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        results[where] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert results["kit"]["loaded_by"] == "CustomDiffusionPolicyWrapper"
+    assert results["outside"]["loaded_by"] == "StandInKitDiffusionPolicy"
+    infer_diff = max(
+        abs(a - b) for a, b in zip(results["kit"]["action"], results["outside"]["action"], strict=True)
+    )
+    print(f"submission infer.py: kit wrapper vs kuavo's stand-in, max abs diff {infer_diff:.2e}")
+    assert infer_diff <= ATOL
+
 
 def test_kit_diffusion_submission_runs_in_process_and_check_loads_it_in_lerobot_042(
     kit_python: Path, kit_diffusion_run: tuple[str, Path], tmp_path: Path
