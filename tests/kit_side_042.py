@@ -16,9 +16,9 @@ Then it runs select_action on each observation in INPUTS (after a reset) and the
 first one, and writes the actions to OUTPUTS. Inputs and outputs are safetensors files (no pickle). The last
 stdout line is a JSON summary.
 
-`load-diffusion` does the same for a `kit_diffusion` export through the stand-in for the kit's Diffusion wrapper
-(kit_side_diffusion_042.py), after torch.manual_seed(SEED): the kit's deploy seeds torch's global generator
-(lerobot's set_seed) and its sampling draws all noise from it. --controls also runs the negative controls.
+`load-diffusion` does the same for a `kit_diffusion` export through kuavo's stand-in for the kit's Diffusion
+wrapper (kuavo_cli/export/kit_diffusion_standin.py), after torch.manual_seed(SEED): the kit's deploy seeds
+torch's global generator (lerobot's set_seed) and its sampling draws all noise from it. --controls also runs the negative controls.
 --kit KIT_PATHS (developer check, not CI): a colon-separated list put first on sys.path, a checkout of the kit's
 icra branch and a folder with its extra dependencies; the kit's REAL wrapper is then loaded, not the stand-in.
 """
@@ -47,6 +47,9 @@ from lerobot.policies.act.configuration_act import ACTConfig
 from lerobot.policies.act.modeling_act import ACTPolicy
 from lerobot.policies.diffusion.configuration_diffusion import DiffusionConfig
 from safetensors.torch import load_file, save_file
+
+# kuavo's stand-in for the kit's Diffusion wrapper (the same one `kuavo export --check` uses)
+DIFFUSION_STANDIN = Path(__file__).resolve().parents[1] / "kuavo_cli" / "export" / "kit_diffusion_standin.py"
 
 
 @PreTrainedConfig.register_subclass("custom_act")
@@ -153,15 +156,18 @@ def diffusion_loader(kit_paths: str | None) -> tuple[Any, str]:
                 return CustomDiffusionPolicyWrapper.from_pretrained(epoch_dir, strict=True)
 
         return load_real, "kit"
-    from kit_side_diffusion_042 import StandInKitDiffusionConfig, StandInKitDiffusionPolicy
+    return import_file(DIFFUSION_STANDIN).load, "stand-in"
 
-    def load_stand_in(epoch_dir: Path) -> Any:
-        cfg = PreTrainedConfig.from_pretrained(epoch_dir)
-        assert type(cfg) is StandInKitDiffusionConfig, type(cfg)
-        with contextlib.redirect_stdout(io.StringIO()):
-            return StandInKitDiffusionPolicy.from_pretrained(epoch_dir, config=cfg, strict=True)
 
-    return load_stand_in, "stand-in"
+def import_file(path: Path) -> Any:
+    """A module from its file (kuavo's stand-in, without importing the kuavo_cli package on Python 3.10)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 def read_observations(inputs: Path) -> list[dict[str, torch.Tensor]]:

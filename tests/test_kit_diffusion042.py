@@ -2,7 +2,7 @@
 
 kuavo trains `kit_diffusion` (the kit wrapper's Diffusion network) with lerobot 0.6.1; `--format kit` writes it
 as the kit's `custom_diffusion`. These tests load the export in a separate Python 3.10 process with lerobot 0.4.2
-through a stand-in for the kit's wrapper (tests/kit_side_diffusion_042.py) and compare select_action with
+through a stand-in for the kit's wrapper (kuavo_cli/export/kit_diffusion_standin.py) and compare select_action with
 kuavo's in-process one, observation by observation, across two action chunks.
 
 Diffusion samples noise: both sides seed torch's global generator with the same seed right after reset(), as
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from kuavo_cli.export import kit_contract
 from tests.cli_helpers import run_cli
 from tests.kit_env import run_kit_script
 from tests.test_kit_lerobot042 import KIT_SIDE, observations
+from tests.test_submission_check import FOLDER, check, export_submission, failed
 from tests.train_fixtures import train_config, write_config
 
 ATOL = 1e-5
@@ -219,3 +222,92 @@ def test_real_kit_wrapper(kit_python: Path, kit_diffusion_run: tuple[str, Path],
     diff = max_diff(theirs, ours)
     print(f"real kit wrapper: {summary['weights']} tensors loaded strictly, max abs diff {diff:.2e}")
     assert diff <= ATOL
+
+    # the submission's smoke test inside the kit (its code on sys.path) takes the kit's wrapper, and gives the
+    # action kuavo's stand-in gives outside it (what `kuavo export --check` runs)
+    export_submission(run, tmp_path / "sub")
+    pkg = tmp_path / "sub" / FOLDER
+    infer = [str(kit_python), "kuavo_submission/infer.py", "--device", "cpu"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"HF_HUB_OFFLINE": "1"}
+    standin = str(Path(kit_contract.__file__).with_name("kit_diffusion_standin.py"))
+    results = {}
+    for where, extra in (("kit", {"PYTHONPATH": kit_paths}), ("outside", {"KUAVO_KIT_STANDIN": standin})):
+        proc = subprocess.run(
+            infer, cwd=pkg, capture_output=True, text=True, env={**base, **extra}, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        results[where] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert results["kit"]["loaded_by"] == "CustomDiffusionPolicyWrapper"
+    assert results["outside"]["loaded_by"] == "StandInKitDiffusionPolicy"
+    infer_diff = max(
+        abs(a - b) for a, b in zip(results["kit"]["action"], results["outside"]["action"], strict=True)
+    )
+    print(f"submission infer.py: kit wrapper vs kuavo's stand-in, max abs diff {infer_diff:.2e}")
+    assert infer_diff <= ATOL
+
+
+def test_kit_diffusion_submission_runs_in_process_and_check_loads_it_in_lerobot_042(
+    kit_python: Path, kit_diffusion_run: tuple[str, Path], tmp_path: Path
+) -> None:
+    variant, run = kit_diffusion_run
+    data = export_submission(run, tmp_path / "sub")
+    assert data["mode"] == "in-process" and (data["kit"]["policy_type"], data["kit"]["method"]) == (
+        "diffusion", "diffusion",
+    )  # fmt: skip
+    pkg = tmp_path / "sub" / FOLDER
+    assert json.loads((pkg / "kuavo_submission" / "policy.json").read_text()) == data["kit"]
+    assert "ENTRYPOINT" not in (pkg / "Dockerfile").read_text()  # no kuavo serve in the image
+    assert "inference.policy_type: diffusion" in (pkg / "README.md").read_text()
+    assert sorted(p.name for p in (pkg / "kuavo_submission").iterdir()) == [
+        "apply_inference_config.py",
+        "infer.py",
+        "policy.json",
+    ]  # fmt: skip  (kuavo's stand-in is not shipped: inside the image the kit's wrapper loads it)
+
+    env = {"KUAVO_KIT_PYTHON": str(kit_python)}
+    code, report = check(tmp_path / "sub" / f"{FOLDER}.zip", env=env)
+    assert code == 0 and report["mode"] == "in-process", failed(report)
+    loads = next(c["detail"] for c in report["checks"] if c["name"] == "policy loads")
+    assert "Python 3.10" in loads and "lerobot 0.4.2" in loads, loads
+    assert "one action of shape [16] (loaded by StandInKitDiffusionPolicy)" in loads, loads
+
+    if variant != "crop_resize_state_encoder":
+        return  # one set of negative controls is enough
+    code, report = check(pkg, env={"KUAVO_KIT_PYTHON": "", "KUAVO_KIT_ENV": str(tmp_path / "no-env")})
+    assert code == 1 and "scripts/ensure_kit_env.sh" in failed(report)["policy loads"], failed(report)
+    weights = next(pkg.glob("outputs/train/*/*/*/epoch*/model.safetensors"))
+    tensors = load_file(str(weights))
+    dropped = sorted(tensors)[-1]
+    save_file({k: v for k, v in tensors.items() if k != dropped}, str(weights))
+    code, report = check(pkg, env=env)
+    assert code == 1 and list(failed(report)) == ["policy loads"], failed(report)
+    assert "Missing key" in failed(report)["policy loads"] and dropped in failed(report)["policy loads"]
+
+
+def test_lerobot_bundle_model_card_loads_kit_diffusion_in_a_fresh_python(
+    kit_diffusion_run: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The card's "How to load" code, run as written in a new process: lerobot alone has no kit_diffusion."""
+    variant, run = kit_diffusion_run
+    if variant != "crop_resize_state_encoder":
+        return  # the card does not depend on the network variant
+    bundle = tmp_path / "bundle"
+    res = run_cli("export", str(run), "--format", "lerobot", "--out", str(bundle))
+    assert res.exit_code == 0, res.stderr
+    card = (bundle / "README.md").read_text()
+    code = card.split("## How to load", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    setup, action_line = code.rsplit("\n", 2)[0], code.rstrip().rsplit("\n", 1)[1]
+    assert action_line.startswith("action = ")
+    observation = (  # one observation of the shapes the card lists, then the card's own last line
+        "import torch\nobservation = {k: torch.rand(tuple(f.shape)) if len(f.shape) == 3 else "
+        "torch.zeros(tuple(f.shape)) for k, f in policy.config.input_features.items()}\n"
+    )
+    script = (
+        setup + "\n" + observation + action_line + "\nprint(type(policy).__name__, tuple(action.shape))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=bundle, capture_output=True, text=True, env=env,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "KitDiffusionPolicy (1, 16)"
+    assert "from kuavo_cli.policies import register" in setup

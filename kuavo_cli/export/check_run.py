@@ -1,7 +1,8 @@
 """The "policy loads" step of `kuavo export --check`: run the package's own smoke test, as the image would.
 
 in-process: `python kuavo_submission/infer.py --device cpu` in the kit's env (Python 3.10 + lerobot 0.4.2)
-when one is found, else in this Python. client: the package's vendored `kuavo serve` (PYTHONPATH=
+when one is found, else in this Python; without the kit's code there, a `diffusion` package loads through
+kuavo's stand-in for the kit's Diffusion wrapper (kit_diffusion_standin.py, passed as KUAVO_KIT_STANDIN). client: the package's vendored `kuavo serve` (PYTHONPATH=
 kuavo_submission/serve/src) on a free loopback port with a fresh token, then the package's infer.py through
 the package's drop-in PolicyClient; the server is stopped with SIGTERM afterwards.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 KIT_ENV_DEFAULT = Path.home() / ".cache" / "kuavo" / "kit-env-lerobot-0.4.2"
 SMOKE_TIMEOUT_S = 300
+DIFFUSION_STANDIN = Path(__file__).with_name("kit_diffusion_standin.py")  # runs in the kit's Python
 READY_RE = re.compile(r"ready on tcp://127\.0\.0\.1:(\d+)")
 
 
@@ -62,7 +64,15 @@ def run_smoke_test(pkg: Path, mode: str, kit_python: str | None = None) -> tuple
     if mode == "client":
         return _client_smoke_test(pkg, kit_python)
     python, where = find_kit_python(kit_python)
-    ok, detail = _infer(pkg, python, {}, ["--device", "cpu"])
+    kit_type = json.loads((pkg / "kuavo_submission" / "policy.json").read_text()).get("policy_type")
+    if kit_type == "diffusion" and python == sys.executable:
+        # the kit's custom_diffusion config is lerobot 0.4.2's DiffusionConfig: lerobot 0.6.1 cannot parse it
+        return False, (
+            "a diffusion package loads only in the kit's Python 3.10 + lerobot 0.4.2 env, and none was found: "
+            "run scripts/ensure_kit_env.sh or set KUAVO_KIT_PYTHON"
+        )
+    # outside the kit, a `diffusion` package loads through kuavo's stand-in for the kit's wrapper (not shipped)
+    ok, detail = _infer(pkg, python, {"KUAVO_KIT_STANDIN": str(DIFFUSION_STANDIN)}, ["--device", "cpu"])
     return ok, f"kuavo_submission/infer.py in {where}: {detail}"
 
 
@@ -81,10 +91,12 @@ def _infer(pkg: Path, python: str, env: dict[str, str], args: list[str]) -> tupl
     if proc.returncode != 0:
         return False, f"failed (exit {proc.returncode}): {last_words(proc.stderr)}"
     try:
-        shape = json.loads(proc.stdout.strip().splitlines()[-1])["action_shape"]
-    except (json.JSONDecodeError, KeyError, IndexError):
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        shape = result["action_shape"]
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError):
         return False, f"printed no action: {proc.stdout[-200:]!r}"
-    return True, f"one action of shape {shape}"
+    by = f" (loaded by {result['loaded_by']})" if result.get("loaded_by") else ""
+    return True, f"one action of shape {shape}{by}"
 
 
 def _client_smoke_test(pkg: Path, kit_python: str | None) -> tuple[bool, str]:

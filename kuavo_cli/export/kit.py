@@ -45,9 +45,9 @@ from kuavo_cli.export.model_card import dataset_repo_id, write_card
 from kuavo_cli.export.scrub import assert_clean
 
 KIT_POLICY_TYPES = tuple(KIT_CONFIG_TYPES)  # what the kit's deploy code runs in its own process
-# What a submission runs in-process: its smoke test (templates/submission/infer.py) knows only the kit's ACT
-# wrapper, so a kit_diffusion submission runs in client mode for now.
-SUBMISSION_IN_PROCESS_TYPES = ("act",)
+# What a submission runs in-process (the kit's wrapper loads it; templates/submission/infer.py picks the wrapper
+# by config type): everything the kit loads in-process.
+SUBMISSION_IN_PROCESS_TYPES = KIT_POLICY_TYPES
 # The kit's wrapper for each kit policy_type: module (in the kit checkout), class, registered config type.
 KIT_WRAPPERS = {
     "act": ("kuavo_train.wrapper.policy.act.ACTPolicyWrapper", "CustomACTPolicyWrapper", "custom_act"),

@@ -18,6 +18,7 @@ from kuavo_cli.checkpoints import (
     CheckpointRef,
 )
 from kuavo_cli.export.scrub import redact_paths
+from kuavo_cli.policies import KUAVO_POLICY_TYPES
 
 VAL_KEYS = ("val_loss", "validation_loss", "val/loss", "eval_loss", "val/l1_loss")
 
@@ -184,8 +185,15 @@ def build_model_card(ref: CheckpointRef, load_hint: str) -> str:
 
 
 def lerobot_load_hint(repo_or_path: str, kind: str) -> str:
+    # lerobot finds kuavo's own policy types (kit_diffusion) only once kuavo has registered them
+    register = (
+        f"\nfrom kuavo_cli.policies import register  # pip install kuavo-cli: lerobot alone has no `{kind}`\n\n"
+        "register()\n"
+        if kind in KUAVO_POLICY_TYPES
+        else ""
+    )
     return f'''from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-
+{register}
 policy = get_policy_class("{kind}").from_pretrained("{repo_or_path}")
 preprocessor, postprocessor = make_pre_post_processors(policy.config, pretrained_path="{repo_or_path}")
 action = postprocessor(policy.select_action(preprocessor(observation)))'''

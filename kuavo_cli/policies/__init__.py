@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# What register() adds: lerobot alone does not know these names, so every place kuavo looks a policy class up
+# (config validation, checkpoint loading) calls register() first, and an exported model card says to.
+KUAVO_POLICY_TYPES = ("kit_diffusion",)
+
 
 def register() -> None:
     """Register kuavo's policy config types with lerobot (idempotent: importing registers them once)."""

@@ -1,8 +1,13 @@
-"""Runs INSIDE the kit's environment (Python 3.10, lerobot 0.4.2): a stand-in for the kit's Diffusion wrapper.
+"""A stand-in for the kit's Diffusion wrapper on lerobot 0.4.2: runs INSIDE the kit's env (Python 3.10).
 
-Written from the wrapper's documented contract (the kit's kuavo_train/wrapper/policy/diffusion/*, GPL-3.0, read
-for its loading rules and network layout; none of its code is here), to check kuavo's `kit_diffusion` exports
-against lerobot 0.4.2 in CI, where the kit itself is not available:
+`kuavo export --check` loads a `diffusion` submission with it when the kit's own code is not at hand (the
+package's smoke test, kuavo_submission/infer.py, imports this file from the path in KUAVO_KIT_STANDIN), and the
+tests load `kit_diffusion` kit exports with it (tests/kit_side_042.py). So it imports only lerobot 0.4.2, torch,
+torchvision and einops (all in the kit env) and nothing of kuavo_cli, and keeps to Python 3.10 syntax. It is
+not shipped in a package: inside the image the kit's real CustomDiffusionPolicyWrapper loads the policy.
+
+Written by kuavo from the wrapper's documented contract (the kit's kuavo_train/wrapper/policy/diffusion/*,
+GPL-3.0, read for its loading rules and network layout; none of its code is here):
   - config.json names `custom_diffusion`, a registered subclass of lerobot's DiffusionConfig; draccus refuses
     fields 0.4.2 does not know; each `custom` key becomes a config attribute, refusing keys the config has;
   - the policy is lerobot's DiffusionPolicy whose `diffusion` model is replaced by the kit's, and it reads
@@ -16,7 +21,10 @@ The developer check (tests/test_kit_diffusion042.py::test_real_kit_wrapper) runs
 kit's real classes instead.
 """
 
+import contextlib
+import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import einops
@@ -158,3 +166,12 @@ class StandInKitDiffusionPolicy(DiffusionPolicy):
         for key in self.config.image_features:
             batch[key] = resize(crop(batch[key]))
         return super().select_action(batch, noise=noise)
+
+
+def load(epoch_dir: Path) -> StandInKitDiffusionPolicy:
+    """The policy in `epoch_dir`, as the kit's `CustomDiffusionPolicyWrapper.from_pretrained(dir, strict=True)`."""
+    cfg = PreTrainedConfig.from_pretrained(epoch_dir)
+    if type(cfg) is not StandInKitDiffusionConfig:
+        raise ValueError(f"{epoch_dir}/config.json is a {cfg.type!r} config, not the kit's custom_diffusion")
+    with contextlib.redirect_stdout(io.StringIO()):  # lerobot prints while loading
+        return StandInKitDiffusionPolicy.from_pretrained(epoch_dir, config=cfg, strict=True)
