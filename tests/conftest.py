@@ -57,7 +57,9 @@ def kit_python() -> Path:
 
 @pytest.fixture(scope="session")
 def kuavo_act_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny ACT trained by `kuavo train` (4 steps on CPU, checkpoints at 2 and 4). Copy it before changing it."""
+    """A tiny ACT trained by `kuavo train` (4 steps on CPU, checkpoints at 2 and 4), trained once and shared by
+    the eval, export and serve docs examples, test_eval, test_checkpoint_integrity and test_kit_lerobot042.
+    Copy it before changing it."""
     from tests.cli_helpers import run_cli
     from tests.train_fixtures import TINY_ACT, train_config, write_config
 
