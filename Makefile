@@ -1,10 +1,11 @@
 # `make demo`: set up and run the whole workflow on synthetic data. `make test`: set up, lint, run the tests.
+# `make test-fast`: lint and the tests not marked slow (a quick local check; CI runs `make test`, all of them).
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint docs clean
+.PHONY: setup demo test test-fast lint docs clean
 
 $(STAMP): pyproject.toml
 	@PYTHON="$$(scripts/find_python.sh)" || exit 1; \
@@ -28,6 +29,10 @@ test: setup
 	if [ $$rc -eq 3 ]; then echo "No Python 3.10: the kit (lerobot 0.4.2) tests will be skipped" >&2; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 	@HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+test-fast: lint
+	@HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q -m "not slow" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 lint: setup

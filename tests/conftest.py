@@ -15,6 +15,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED_EXAMPLES = REPO_ROOT / "templates" / "examples"
 
+# A test that needs one of these fixtures takes minutes, not seconds: it is marked slow, so `make test-fast`
+# (`pytest -m "not slow"`) leaves it out; `make test` and CI run it.
+SLOW_FIXTURES = {
+    "kit_python": "the kit's Python 3.10 + lerobot 0.4.2 env (built once, then a fresh interpreter per test)",
+    "demo_example": "`kuavo demo`: records demos, trains 300 CPU steps, closed-loop eval, export",
+    "act_runs": "tests/test_eval.py: lerobot-train for 150 steps",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -43,7 +57,9 @@ def kit_python() -> Path:
 
 @pytest.fixture(scope="session")
 def kuavo_act_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny ACT trained by `kuavo train` (4 steps on CPU, checkpoints at 2 and 4). Copy it before changing it."""
+    """A tiny ACT trained by `kuavo train` (4 steps on CPU, checkpoints at 2 and 4), trained once and shared by
+    the eval, export and serve docs examples, test_eval, test_checkpoint_integrity and test_kit_lerobot042.
+    Copy it before changing it."""
     from tests.cli_helpers import run_cli
     from tests.train_fixtures import TINY_ACT, train_config, write_config
 
@@ -52,6 +68,24 @@ def kuavo_act_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFact
     res = run_cli("train", str(write_config(base / "train.yaml", cfg)))
     assert res.exit_code == 0, res.stderr
     return base / "run"
+
+
+@pytest.fixture(scope="session")
+def demo_example(tmp_path_factory: pytest.TempPathFactory):
+    """`kuavo demo`'s --help example, run once in a fresh folder: it records the stand-in expert demos,
+    trains the stand-in ACT, scores it in closed loop and exports it. tests/test_docs.py checks the run;
+    tests/test_sim_learning.py scores its untrained and trained policies, so the sim part of the suite
+    records and trains that policy once instead of twice. Returns (Result, working folder)."""
+    import contextlib
+
+    from tests.cli_helpers import run_cli
+    from tests.docs_examples import example_args, registered_commands
+
+    cwd = tmp_path_factory.mktemp("demo_example")
+    with contextlib.chdir(cwd), pytest.MonkeyPatch.context() as env:
+        env.setenv("NO_COLOR", "1")
+        result = run_cli(*example_args(registered_commands()["demo"]))
+    return result, cwd
 
 
 @pytest.fixture(scope="session")

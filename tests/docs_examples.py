@@ -153,6 +153,7 @@ def prep_demo_data(tmp: Path, request, monkeypatch) -> Check:
 
 
 def prep_demo(tmp: Path, request, monkeypatch) -> Check:
+    # Nothing to prepare: the example runs in the `demo_example` fixture's own folder (SHARED_EXAMPLE_RUNS).
     def check(result: Result, cwd: Path) -> None:
         _ok(result)
         demo = cwd / "outputs/demo"
@@ -180,7 +181,7 @@ def prep_train(tmp: Path, request, monkeypatch) -> Check:
 
 
 def prep_eval(tmp: Path, request, monkeypatch) -> Check:
-    run = request.getfixturevalue("tiny_run")
+    run = request.getfixturevalue("kuavo_act_run")
     _copy_run(run, tmp / "outputs/train/my_run")
     _copy_run(run, tmp / "outputs/train/other_run")
 
@@ -193,7 +194,7 @@ def prep_eval(tmp: Path, request, monkeypatch) -> Check:
 
 
 def prep_export(tmp: Path, request, monkeypatch) -> Check:
-    _copy_run(request.getfixturevalue("tiny_run"), tmp / "outputs/train/run1")
+    _copy_run(request.getfixturevalue("kuavo_act_run"), tmp / "outputs/train/run1")
 
     def check(result: Result, cwd: Path) -> None:
         _ok(result)
@@ -210,7 +211,7 @@ def prep_serve(tmp: Path, request, monkeypatch) -> Check:
 
     from kuavo_cli.serve.dropin_client import PolicyClient
 
-    _copy_run(request.getfixturevalue("tiny_run"), tmp / "outputs/train/run1")
+    _copy_run(request.getfixturevalue("kuavo_act_run"), tmp / "outputs/train/run1")
     got: dict = {}
 
     def drive() -> None:
@@ -349,3 +350,9 @@ SCENARIOS: dict[str, Callable[..., Check]] = {
     "dataset split": prep_dataset_split,
     "dataset merge": prep_dataset_merge,
 }
+
+# Examples run once per session by a conftest fixture, because other tests use what they write: `kuavo demo`
+# records and trains the stand-in policy that tests/test_sim_learning.py scores in closed loop.
+SHARED_EXAMPLE_RUNS: dict[str, str] = {"demo": "demo_example"}
+# Examples that take minutes (left out of `make test-fast`): the demo records, trains 300 steps, runs the sim.
+SLOW_EXAMPLES = {"demo"}

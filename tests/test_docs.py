@@ -14,12 +14,13 @@ from pydantic import Field
 from tests.cli_helpers import run_cli
 from tests.docs_examples import (
     SCENARIOS,
+    SHARED_EXAMPLE_RUNS,
+    SLOW_EXAMPLES,
     bag_bytes,
     example_args,
     prep_help_only,
     registered_commands,
 )
-from tests.train_fixtures import train_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS = REPO_ROOT / "docs"
@@ -83,17 +84,13 @@ def loopback_hub():
         yield server
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, synthetic_dataset) -> Path:
-    """A finished 4-step run of a tiny ACT, for the eval and export examples."""
-    from kuavo_cli.train.api import run_training
-
-    run = tmp_path_factory.mktemp("docs_run") / "run"
-    run_training(train_config(synthetic_dataset, run, steps=4, eval_freq=2, save_freq=2))
-    return run
-
-
-@pytest.mark.parametrize("command", sorted(registered_commands()))
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(c, marks=pytest.mark.slow) if c in SLOW_EXAMPLES else c
+        for c in sorted(registered_commands())
+    ],
+)
 def test_help_example_runs(command, tmp_path, monkeypatch, request):
     epilog = registered_commands()[command]
     assert epilog and f"Example: kuavo {command}" in epilog, f"`kuavo {command} --help` has no example"
@@ -104,7 +101,11 @@ def test_help_example_runs(command, tmp_path, monkeypatch, request):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NO_COLOR", "1")
     check = prepare(tmp_path, request, monkeypatch)
-    check(run_cli(*args), tmp_path)
+    if command in SHARED_EXAMPLE_RUNS:  # a session fixture ran this example once; other tests use its output
+        result, cwd = request.getfixturevalue(SHARED_EXAMPLE_RUNS[command])
+        check(result, cwd)
+    else:
+        check(run_cli(*args), tmp_path)
 
 
 def test_help_shows_the_example():

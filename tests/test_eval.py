@@ -18,7 +18,7 @@ from kuavo_cli.evaluate import metrics
 from kuavo_cli.evaluate.latency import latency_summary
 from kuavo_cli.evaluate.sources import parse_episodes
 from tests.cli_helpers import run_cli
-from tests.lerobot_ckpt import TINY_ACT_ARGS, TINY_DIFFUSION_ARGS, train_with_lerobot
+from tests.lerobot_ckpt import TINY_ACT_ARGS, train_with_lerobot
 
 # Both ACT runs train on episodes 0-3 only; lerobot records that in train_config.json, so `kuavo eval`
 # defaults to the two episodes they never saw.
@@ -190,13 +190,10 @@ def test_default_episodes_are_the_ones_lerobot_train_held_out(
 
 
 def test_diffusion_checkpoint_evaluates(
-    synthetic_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lerobot_diffusion_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # a policy folder outside any run reports to ./outputs/eval/<name>
-    with one_thread_env():
-        run = train_with_lerobot(
-            synthetic_dataset, tmp_path / "diffusion", steps=2, policy_args=TINY_DIFFUSION_ARGS
-        )
+    run = lerobot_diffusion_run  # conftest's shared 2-step `lerobot-train` Diffusion (TINY_DIFFUSION_ARGS)
     policy_dir = tmp_path / "my_diffusion"
     shutil.copytree(run / "checkpoints" / "last" / "pretrained_model", policy_dir)
     res = run_cli("eval", str(policy_dir), "--episodes", "5", "--no-plots")
@@ -279,15 +276,13 @@ def test_bad_inputs_exit_2(act_runs: dict[str, Path], tmp_path: Path) -> None:
         assert res.exit_code == 2 and "CUDA" in res.stderr
 
 
-def test_run_folder_from_kuavo_train_uses_its_split_and_best(synthetic_dataset: Path, tmp_path: Path) -> None:
-    from tests.train_fixtures import train_config, write_config
-
+def test_run_folder_from_kuavo_train_uses_its_split_and_best(
+    kuavo_act_run: Path, synthetic_dataset: Path, tmp_path: Path
+) -> None:
     run = tmp_path / "run"
-    cfg = write_config(
-        tmp_path / "train.yaml", train_config(synthetic_dataset, run, steps=4, eval_freq=2, save_freq=2)
-    )
-    trained = run_cli("train", str(cfg))
-    assert trained.exit_code == 0, trained.stderr
+    shutil.copytree(
+        kuavo_act_run, run, symlinks=True
+    )  # conftest's shared `kuavo train` run (4 steps, saves 2, 4)
     split = json.loads((run / "split.json").read_text())
     best_step = int((run / "checkpoints" / "best").resolve().name)
 

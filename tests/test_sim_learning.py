@@ -1,5 +1,6 @@
 """Closed loop on real components: expert demos recorded in the Kuavo schema, a real ACT trained on them by
-`kuavo train`, scored in the stand-in against the same policy before training (what `kuavo demo` shows)."""
+`kuavo train`, scored in the stand-in against the same policy before training (what `kuavo demo` shows). The demos and both
+policies are the ones `kuavo demo`'s --help example writes (conftest's `demo_example`, run once per session)."""
 
 from __future__ import annotations
 
@@ -17,19 +18,27 @@ import pytest
 from rich.console import Console
 
 import kuavo_cli.sim  # noqa: F401  (presets MUJOCO_GL before anything imports mujoco)
-from kuavo_cli.demo import demo_train_overrides, save_untrained
 
-STEPS = 300
+STEPS = 300  # what the demo example trains (kuavo demo's default --steps)
 SIM_EPISODES = 6
 
 
 @pytest.fixture(scope="module")
-def demos(tmp_path_factory) -> Path:
-    from kuavo_cli.sim.record import record_expert_dataset
+def demo_out(demo_example) -> Path:
+    """`kuavo demo`'s --help example (conftest's `demo_example`, shared with tests/test_docs.py): 12 expert
+    demos recorded at 32x32, the ACT of `demo_train_overrides` trained STEPS steps, and its step-0 weights."""
+    from kuavo_cli.checkpoints import resolve_checkpoint
 
-    root = tmp_path_factory.mktemp("standin") / "demos"
-    record_expert_dataset(root, num_episodes=12, seed=1000, image_size=(32, 32))
-    return root
+    result, cwd = demo_example
+    assert result.exit_code == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    out = cwd / "outputs" / "demo"
+    assert resolve_checkpoint(out / "run").step == STEPS, "the demo example must train STEPS steps"
+    return out
+
+
+@pytest.fixture(scope="module")
+def demos(demo_out: Path) -> Path:
+    return demo_out / "data"
 
 
 def test_recorded_demos_pass_the_kuavo_schema_check(demos: Path):
@@ -44,15 +53,9 @@ def test_recorded_demos_pass_the_kuavo_schema_check(demos: Path):
 
 
 @pytest.fixture(scope="module")
-def runs(demos: Path, tmp_path_factory) -> tuple[Path, Path]:
-    from kuavo_cli.train.api import run_training
-
-    base = tmp_path_factory.mktemp("runs")
-    overrides = demo_train_overrides(demos, base / "run", STEPS)
-    quiet = Console(stderr=True, quiet=True)
-    untrained = save_untrained(overrides, base / "untrained", quiet)
-    run_training(overrides, console=quiet)
-    return untrained, base / "run"
+def runs(demo_out: Path) -> tuple[Path, Path]:
+    """(untrained, trained): `save_untrained` and `run_training` on `demo_train_overrides`, as the demo ran them."""
+    return demo_out / "untrained", demo_out / "run"
 
 
 @pytest.mark.slow

@@ -86,4 +86,6 @@ def register(app: typer.Typer) -> None:
     app.command("demo-data", epilog="Example: kuavo demo-data data/synthetic --episodes 8 --size 64x48")(
         demo_data
     )
-    app.command("demo", epilog="Example: kuavo demo --out outputs/demo --steps 30")(demo)
+    app.command("demo", epilog="Example: kuavo demo --out outputs/demo  (about 4 minutes on 2 CPU cores)")(
+        demo
+    )
