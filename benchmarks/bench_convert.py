@@ -8,7 +8,8 @@ outputs of both are then compared: frame counts and state/action values must be 
 decoded video frames equal within the codec's error. Prints the medians and the ratio.
 
 Usage (from the repository root):
-    .venv/bin/python benchmarks/bench_convert.py                       # 3 bags of 8 s, 640x480, 3 repeats
+    .venv/bin/python benchmarks/bench_convert.py                       # 3 bags of 16 s, 640x480, 3 repeats
+    .venv/bin/python benchmarks/bench_convert.py --vcodec h264         # kuavo's H.264 vs lerobot's AV1
     .venv/bin/python benchmarks/bench_convert.py --bags 4 --seconds 15 --repeats 5 --json
 """
 
@@ -118,18 +119,50 @@ def compare_outputs(base: Path, new: Path) -> dict:
             return {"frames_equal": False, "values_equal": values_equal, "video_mean_abs_diff_max": None}
         for x, y in zip(fa, fb, strict=True):
             worst = max(worst, float(np.abs(x - y).mean()))
+
+    def video_bytes(root: Path) -> int:
+        return sum(p.stat().st_size for p in (root / "videos").rglob("*.mp4"))
+
     return {
         "frames_equal": bool(frames_equal),
+        "video_bytes_per_frame": {"base": video_bytes(base) // len(a), "new": video_bytes(new) // len(b)},
         "values_equal": bool(values_equal),
         "videos_compared": len(videos),
         "video_mean_abs_diff_max": round(worst, 3),
     }
 
 
+def fidelity(ref: Path, out: Path) -> dict:
+    """PSNR (dB) of every video of `out` against the same video of `ref`: colour and depth streams."""
+    import av
+    import numpy as np
+
+    scores: dict[str, list[float]] = {"colour": [], "depth": []}
+    for rel in sorted(p.relative_to(ref) for p in (ref / "videos").rglob("*.mp4")):
+        with av.open(str(ref / rel)) as cr, av.open(str(out / rel)) as co:
+            pairs = zip(cr.decode(video=0), co.decode(video=0), strict=True)
+            mse = np.mean(
+                [
+                    np.mean(
+                        (a.to_ndarray(format="rgb24") - b.to_ndarray(format="rgb24").astype(np.float64)) ** 2
+                    )
+                    for a, b in pairs
+                ]
+            )
+        kind = "depth" if "depth" in str(rel) else "colour"
+        scores[kind].append(10 * np.log10(255**2 / max(mse, 1e-12)))
+    return {k: round(float(min(v)), 2) for k, v in scores.items() if v}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bags", type=int, default=3, help="number of bags")
-    ap.add_argument("--seconds", type=float, default=8.0, help="length of each bag")
+    ap.add_argument(
+        "--seconds",
+        type=float,
+        default=16.0,
+        help="length of each bag (16 s: ~150 frames, as the real bags: ~160k frames in ~1,000 bags a task)",
+    )
     ap.add_argument("--size", default="640x480", help="source image size WxH (also the stored size)")
     ap.add_argument("--out-size", default=None, help="stored size (default: the source size)")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each implementation (interleaved)")
@@ -141,6 +174,7 @@ def main() -> None:
         help="codec for this tree only (e.g. h264): compares a codec choice, so frames are only close",
     )
     ap.add_argument("--preset", default=None, help="encoder preset for this tree only (with --vcodec)")
+    ap.add_argument("--crf", type=int, default=None, help="quality for this tree only (with --vcodec)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -158,7 +192,11 @@ def main() -> None:
         base_root = extract_base(args.base, work / "base")
         pythonpath = os.pathsep.join([str(ROOT), str(base_root)])
         runs: dict[str, list[dict]] = {"base": [], "new": []}
-        new_options = {k: v for k, v in (("vcodec", args.vcodec), ("preset", args.preset)) if v}
+        new_options = {
+            k: v
+            for k, v in (("vcodec", args.vcodec), ("preset", args.preset), ("crf", args.crf))
+            if v is not None
+        }
         pkgs = {"base": "kuavo_base_convert", "new": "kuavo_cli.convert"}
         for r in range(args.repeats):
             order = ("base", "new") if r % 2 == 0 else ("new", "base")
@@ -169,6 +207,16 @@ def main() -> None:
                 print(f"repeat {r + 1} {name}: {runs[name][-1]}", file=sys.stderr)
         last = args.repeats - 1
         check = compare_outputs(work / f"out_base_{last}", work / f"out_new_{last}")
+        if new_options:
+            # A codec choice changes the bytes, so the question is whether it loses more than lerobot's
+            # AV1 does: both are scored against a lossless conversion (x264 qp 0, same 4:2:0 chroma).
+            ref = work / "out_lossless"
+            lossless = {"vcodec": "h264", "crf": 0, "preset": "ultrafast"}
+            run_once(pkgs["new"], bags, ref, out_size, pythonpath, lossless)
+            check["psnr_vs_lossless"] = {
+                "base": fidelity(ref, work / f"out_base_{last}"),
+                "new": fidelity(ref, work / f"out_new_{last}"),
+            }
 
     def med(name: str, key: str) -> float:
         return statistics.median(x[key] for x in runs[name])

@@ -5,9 +5,10 @@ The synthetic Kuavo dataset draws flat discs, which every codec compresses to al
 unusually fast, so it cannot say what a codec costs on real camera frames. This clip is closer: a slow
 pan over a photograph (matplotlib's sample `grace_hopper.jpg`, 512x600, upscaled) plus per-frame sensor
 noise, at 640x480 and 10 fps, encoded with lerobot's own `encode_video_frames` and encoder defaults for
-each codec (GOP 2, crf 30). For each video it reports bytes per frame and the CPU milliseconds per frame of
-lerobot's access pattern (torchcodec, approximate seek mode, one `get_frames_at([i])` per random frame,
-one decoder thread); CPU time, not wall time, so the figure holds on a loaded machine.
+each codec (GOP 2, crf 30), and with `kuavo convert --vcodec h264`'s settings. For each video it
+reports bytes per frame and the CPU milliseconds per frame of lerobot's access pattern (torchcodec,
+approximate seek mode, one `get_frames_at([i])` per random frame, one decoder thread); CPU time, not wall
+time, so the figure holds on a loaded machine.
 
 Usage: .venv/bin/python benchmarks/bench_decode.py [--frames 200] [--out outputs/bench-decode] [--json]
 """
@@ -25,7 +26,15 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-CODECS = ("libsvtav1", "h264")
+# name -> lerobot encoder settings: its defaults for each codec (GOP 2, crf 30), and kuavo convert's H.264
+# (`kuavo_cli.convert.config`), which is what `kuavo convert --vcodec h264` writes.
+from kuavo_cli.convert.config import H264_CRF, H264_PRESET  # noqa: E402
+
+CODECS = {
+    "libsvtav1": {"vcodec": "libsvtav1"},
+    "h264": {"vcodec": "h264"},
+    "h264-kuavo": {"vcodec": "h264", "preset": H264_PRESET, "crf": H264_CRF},
+}
 
 
 def camera_like_frames(n: int, size: tuple[int, int] = (480, 640), seed: int = 0):
@@ -45,6 +54,7 @@ def camera_like_frames(n: int, size: tuple[int, int] = (480, 640), seed: int = 0
 
 
 def encode(frames_dir: Path, codec: str, out: Path) -> Path:
+    """The clip encoded with the settings CODECS names `codec`."""
     from lerobot.configs.video import RGBEncoderConfig
     from lerobot.datasets.video_utils import encode_video_frames
 
@@ -52,7 +62,7 @@ def encode(frames_dir: Path, codec: str, out: Path) -> Path:
 
     video = out / f"clip-{codec}.mp4"
     encode_video_frames(
-        frames_dir, video, fps=10, video_encoder=RGBEncoderConfig(vcodec=codec), overwrite=True
+        frames_dir, video, fps=10, video_encoder=RGBEncoderConfig(**CODECS[codec]), overwrite=True
     )
     normal_scheduling()  # SVT-AV1 leaves the process real-time (SCHED_FIFO) when run as root
     return video

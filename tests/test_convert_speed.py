@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from kuavo_cli.convert.config import H264_CRF, H264_PRESET, ConvertConfig
 from kuavo_cli.convert.decode import ColourDecoder, colour_image, normalise_depth
 from kuavo_cli.data.schema import CAMERA_KEYS
 from tests.cli_helpers import run_cli
@@ -55,6 +56,15 @@ def test_reduced_jpeg_decoding_stays_within_jpeg_error():
     np.testing.assert_array_equal(same(msg), colour_image(msg, (192, 256)))  # no resize, no reduction
 
 
+def test_h264_defaults_are_kuavos_and_yield_to_explicit_settings():
+    enc = ConvertConfig(vcodec="h264").encoder_config()
+    assert (enc.vcodec, enc.crf, enc.preset, enc.g) == ("h264", H264_CRF, H264_PRESET, 2)
+    enc = ConvertConfig(vcodec="h264", crf=30, preset="veryfast", gop=10).encoder_config()
+    assert (enc.crf, enc.preset, enc.g) == (30, "veryfast", 10)
+    av1 = ConvertConfig().encoder_config()  # the default stays lerobot's own AV1 settings
+    assert (av1.vcodec, av1.crf, av1.preset) == ("libsvtav1", 30, 12)
+
+
 @pytest.fixture(scope="module")
 def small_bag(tmp_path_factory: pytest.TempPathFactory):
     return write_bag(tmp_path_factory.mktemp("speed") / "a.bag", BagSpec(seconds=1.5, size=(64, 48)))
@@ -76,6 +86,8 @@ def test_h264_with_keyframe_interval_and_profile(small_bag, tmp_path: Path):
     info = json.loads((out / "meta" / "info.json").read_text())
     video = info["features"][CAMERA_KEYS[0]]["info"]
     assert video["video.codec"] == "h264" and video.get("video.g") == 10
+    # --preset given, --crf not: kuavo's H.264 crf, not lerobot's 30; the preset as asked
+    assert video["video.crf"] == H264_CRF and video["video.preset"] == "veryfast"
     ds = LeRobotDataset("lerobot/x", root=out)
     _, sel = expected_selection(small_bag, drop=2)
     for i in range(len(ds)):

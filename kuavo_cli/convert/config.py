@@ -37,6 +37,12 @@ OUTPUT_FIELDS = (
     "streaming_encoding",
 )
 VideoCodec = Literal["libsvtav1", "h264", "hevc"]
+# kuavo's H.264 settings (benchmarks/bench_convert.py, docs/convert.md): libx264's cheapest preset (a fifth
+# of SVT-AV1's CPU per frame), at the crf that keeps decoded frames within 1 dB PSNR of lerobot's AV1
+# (crf 30) on both test contents: camera-like (35.9 vs 36.4 dB, 1.4x the bytes) and noisy texture
+# (35.9 vs 33.2 dB, 3.5x the bytes). crf 21 would beat AV1 on both, for 1.9x-5x the bytes.
+H264_PRESET = "ultrafast"
+H264_CRF = 24
 
 
 class ConvertConfig(BaseModel):
@@ -71,19 +77,23 @@ class ConvertConfig(BaseModel):
     size: str = Field("640x480", description="Stored image size WIDTHxHEIGHT (images are resized to it).")
     vcodec: VideoCodec = Field(
         "libsvtav1",
-        description="Video codec: libsvtav1 (AV1, official), h264 (libx264: decodes several times faster "
-        "in training, files ~2-3x larger) or hevc (libx265).",
+        description="Video codec: libsvtav1 (AV1, lerobot's and the official default), h264 (libx264 "
+        "ultrafast, crf 24 unless set: converts 2x faster, frames within 1 dB of AV1's, decodes cheaper in "
+        "training, files 1.4-3.5x larger; docs/convert.md) or hevc (libx265).",
     )
     gop: int = Field(
         2, ge=1, description="Keyframe interval in frames (lerobot's default 2: cheap random access)."
     )
     crf: int | None = Field(
-        None, ge=0, le=63, description="Quality (lower = better, bigger); default: lerobot's (30)."
+        None,
+        ge=0,
+        le=63,
+        description="Quality (lower = better, bigger); default: lerobot's (30), for h264 kuavo's 24.",
     )
     preset: str | None = Field(
         None,
         description="Encoder speed preset: 0-13 for libsvtav1 (lerobot: 12), ultrafast..veryslow for "
-        "h264/hevc (codec default: medium); default: lerobot's.",
+        "h264/hevc; default: lerobot's, for h264 kuavo's ultrafast.",
     )
     streaming_encoding: bool = Field(
         True,
@@ -142,9 +152,13 @@ class ConvertConfig(BaseModel):
         """lerobot's RGB encoder settings for this run (imports lerobot: call it in the worker)."""
         from lerobot.configs.video import RGBEncoderConfig
 
-        extra = {k: v for k, v in (("crf", self.crf), ("preset", self.preset)) if v is not None}
-        if self.preset is not None and self.vcodec == "libsvtav1" and self.preset.isdigit():
-            extra["preset"] = int(self.preset)
+        crf, preset = self.crf, self.preset
+        if self.vcodec == "h264":
+            crf = H264_CRF if crf is None else crf
+            preset = H264_PRESET if preset is None else preset
+        extra = {k: v for k, v in (("crf", crf), ("preset", preset)) if v is not None}
+        if preset is not None and self.vcodec == "libsvtav1" and preset.isdigit():
+            extra["preset"] = int(preset)
         return RGBEncoderConfig(vcodec=self.vcodec, g=self.gop, **extra)
 
     def worker_count(self, n_bags: int) -> int:
