@@ -63,6 +63,11 @@ def test_h264_defaults_are_kuavos_and_yield_to_explicit_settings():
     assert (enc.crf, enc.preset, enc.g) == (30, "veryfast", 10)
     av1 = ConvertConfig().encoder_config()  # the default stays lerobot's own AV1 settings
     assert (av1.vcodec, av1.crf, av1.preset) == ("libsvtav1", 30, 12)
+    # --resume compares the settings in effect: an episode staged by `--vcodec h264` before kuavo had its
+    # own H.264 defaults (crf None = lerobot's 30) is not taken for one of today's
+    options = ConvertConfig(vcodec="h264").output_options()
+    assert (options["crf"], options["preset"]) == (H264_CRF, H264_PRESET)
+    assert ConvertConfig(vcodec="h264", crf=H264_CRF).output_options() == options
 
 
 @pytest.fixture(scope="module")

@@ -148,14 +148,20 @@ class ConvertConfig(BaseModel):
         """Integer decimation of the main camera, exactly as the official `main_timeline_fps // train_hz`."""
         return self.camera_fps // self.fps
 
+    def codec_settings(self) -> tuple[int | None, str | None]:
+        """(crf, preset) the encoder gets: as given, else kuavo's for h264, else None (lerobot's)."""
+        if self.vcodec == "h264":
+            return (
+                H264_CRF if self.crf is None else self.crf,
+                H264_PRESET if self.preset is None else self.preset,
+            )
+        return self.crf, self.preset
+
     def encoder_config(self):
         """lerobot's RGB encoder settings for this run (imports lerobot: call it in the worker)."""
         from lerobot.configs.video import RGBEncoderConfig
 
-        crf, preset = self.crf, self.preset
-        if self.vcodec == "h264":
-            crf = H264_CRF if crf is None else crf
-            preset = H264_PRESET if preset is None else preset
+        crf, preset = self.codec_settings()
         extra = {k: v for k, v in (("crf", crf), ("preset", preset)) if v is not None}
         if preset is not None and self.vcodec == "libsvtav1" and preset.isdigit():
             extra["preset"] = int(preset)
@@ -167,4 +173,6 @@ class ConvertConfig(BaseModel):
     def output_options(self) -> dict:
         """The options a staged episode depends on (compared by --resume)."""
         data = self.model_dump(mode="json")
+        # The settings in effect, not the flags: a staged h264 episode of another default is not reused.
+        data["crf"], data["preset"] = self.codec_settings()
         return {k: data[k] for k in OUTPUT_FIELDS}
