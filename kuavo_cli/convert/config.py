@@ -79,7 +79,7 @@ class ConvertConfig(BaseModel):
         "libsvtav1",
         description="Video codec: libsvtav1 (AV1, lerobot's and the official default), h264 (libx264 "
         "ultrafast, crf 24 unless set: converts 2x faster, frames within 1 dB of AV1's, decodes cheaper in "
-        "training, files 1.4-3.5x larger; docs/convert.md) or hevc (libx265).",
+        "training, files 1.4-3.6x larger; docs/convert.md) or hevc (libx265).",
     )
     gop: int = Field(
         2, ge=1, description="Keyframe interval in frames (lerobot's default 2: cheap random access)."
