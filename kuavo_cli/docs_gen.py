@@ -43,7 +43,8 @@ Where values come from, lowest to highest priority:
 1. the defaults listed on this page;
 2. the YAML file;
 3. `--set key.path=value` overrides (repeatable; the value is parsed as YAML, so `--set steps=100` is a
-   number and `--set dataset.episodes=[0,1,2]` a list);
+   number and `--set dataset.episodes=[0,1,2]` a list; `--set datasets[1].root=data/t2` sets a field of one
+   entry of a list, and the index one past the last entry adds one);
 4. explicit flags of `kuavo train` (table at the end of this page).
 
 See the result with `kuavo config show FILE` (every field, the policy expanded by lerobot) and check a file

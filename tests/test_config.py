@@ -167,3 +167,54 @@ def test_config_error_is_typed():
     with pytest.raises(ConfigError) as info:
         load_train_config(SINGLE, ["split_ratio=2"])
     assert info.value.exit_code == 2
+
+
+def _two_datasets(tmp_path: Path) -> Path:
+    path = tmp_path / "mt.yaml"
+    path.write_text(
+        "datasets:\n  - {root: data/t1, weight: 2}\n  - {root: data/t2}\npolicy: {type: act}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_set_reaches_an_entry_of_a_list_and_appends_one(tmp_path: Path):
+    cfg = load_train_config(
+        _two_datasets(tmp_path),
+        [
+            "datasets[1].root=data/t2b",
+            "datasets[1].weight=0.5",
+            "datasets[2].root=data/t3",
+            "datasets[0].episodes=[0,2]",
+        ],
+    )
+    assert [str(d.root) for d in cfg.datasets] == ["data/t1", "data/t2b", "data/t3"]
+    assert [d.weight for d in cfg.datasets] == [2.0, 0.5, 1.0]  # the appended entry has the defaults
+    assert cfg.datasets[0].episodes == [0, 2]
+    result = run_cli(
+        "config", "show", str(_two_datasets(tmp_path)), "--set", "datasets[1].root=data/t2c", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    assert json.loads(result.stdout)["datasets"][1]["root"] == "data/t2c"
+    # no datasets list in the file: [0] starts one
+    single = tmp_path / "one.yaml"
+    single.write_text("policy: {type: act}\n", encoding="utf-8")
+    cfg = load_train_config(single, ["datasets[0].root=data/t1", "datasets[1].root=data/t2"])
+    assert [str(d.root) for d in cfg.datasets] == ["data/t1", "data/t2"]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("datasets[5].root=x", "datasets has 2 entries, so [5] is past its end (fix: use datasets[0] to"),
+        ("datasets.root=x", "datasets is a list"),
+        ("policy[0]=x", "policy is not a list"),
+        ("datasets[a].root=x", "'datasets[a]' is not a key or key[index]"),
+    ],
+)
+def test_bad_list_override_names_the_field_exit_2(tmp_path: Path, override: str, expected: str):
+    result = run_cli("config", "validate", str(_two_datasets(tmp_path)), "--set", override)
+    assert result.exit_code == 2, result.stdout
+    assert expected in result.stderr and "Traceback" not in result.stderr

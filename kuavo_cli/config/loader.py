@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,16 +71,66 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, value
 
 
+_PART = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
+
+
+def _path_steps(dotted: str) -> list[str | int]:
+    """`datasets[1].root` -> ["datasets", 1, "root"]: mapping keys, and list indices in brackets."""
+    steps: list[str | int] = []
+    for part in dotted.split("."):
+        m = _PART.fullmatch(part)
+        if not m:
+            raise UsageError(
+                f"--set {dotted!r}: {part!r} is not a key or key[index]",
+                "e.g. --set datasets[1].root=data/t2",
+            )
+        steps.append(m.group(1))
+        steps.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+    return steps
+
+
+def _label(steps: list[str | int]) -> str:
+    """["datasets", 1] -> "datasets[1]": how an error names the field a step is looked up in."""
+    out = ""
+    for step in steps:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+    return out or "the config"
+
+
+def _check_step(node: dict | list, step: str | int, dotted: str, where: str) -> None:
+    """A key must meet a mapping; an index a list, and name an entry or the one after the last."""
+    if isinstance(step, int):
+        if not isinstance(node, list):
+            raise UsageError(
+                f"--set {dotted!r}: {where} is not a list", "index only list fields, e.g. datasets[0]"
+            )
+        if step > len(node):
+            n = len(node)
+            raise UsageError(
+                f"--set {dotted!r}: {where} has {n} {'entry' if n == 1 else 'entries'}, so [{step}] is past its end",
+                f"use {where}[0] to {where}[{n}] ([{n}] adds an entry)",
+            )
+        if step == len(node):
+            node.append({})
+    elif isinstance(node, list):
+        raise UsageError(f"--set {dotted!r}: {where} is a list", f"give an index, e.g. {where}[0].{step}")
+
+
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    node = data
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[parts[-1]] = value
+    """Set `a.b`, or `a[1].b` in an entry of a list field (the index one past its end appends an entry).
+    Missing mappings and lists on the way are made; a key that held a scalar is replaced by one."""
+    steps = _path_steps(dotted)
+    node: Any = data
+    for i, step in enumerate(steps):
+        _check_step(node, step, dotted, _label(steps[:i]))
+        if i == len(steps) - 1:
+            node[step] = value
+        else:
+            child = node[step] if isinstance(step, int) else node.get(step)
+            if not isinstance(child, dict | list):
+                child = [] if isinstance(steps[i + 1], int) else {}  # a missing list starts empty
+                node[step] = child
+            node = child
 
 
 def merge_sources(
