@@ -76,6 +76,35 @@ def test_lora_trains_only_adapter_saves_resumes_and_evaluates(
     torch.backends.cudnn.deterministic = False
 
 
+def test_fine_tune_takes_the_pretrained_config_then_the_sections_overrides(
+    synthetic_dataset: Path, base_act: Path, tmp_path: Path
+):
+    """As lerobot-train's `--policy.path=X --policy.n_action_steps=3`: the base model's config.json (its
+    chunk_size 5 and dim_model 32, not lerobot's defaults 100 and 512) with the section's fields on top."""
+    run = tmp_path / "ft"
+    policy = {"type": "act", "pretrained_path": str(base_act), "n_action_steps": 3}
+    trainer = _trainer(
+        train_config(synthetic_dataset, run, policy=policy, steps=1, save_freq=1, eval_freq=100)
+    )
+    cfg = trainer.accelerator.unwrap_model(trainer.policy).config
+    assert (cfg.chunk_size, cfg.dim_model, cfg.n_action_steps) == (5, 32, 3)
+    base = load_file(base_act / "model.safetensors")
+    loaded = trainer.accelerator.unwrap_model(trainer.policy).state_dict()
+    assert all(torch.equal(loaded[k].cpu(), v) for k, v in base.items())  # the base weights, all of them
+    trainer.train()
+    saved = json.loads((run / "checkpoints" / "last" / "pretrained_model" / "config.json").read_text())
+    assert (saved["chunk_size"], saved["dim_model"], saved["n_action_steps"]) == (5, 32, 3)
+    shown = run_cli("config", "show", str(write_config(tmp_path / "s.yaml", train_config(
+        synthetic_dataset, run, policy=policy))), "--json")  # fmt: skip
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["policy"]["dim_model"] == 32
+    wrong = train_config(
+        synthetic_dataset, run, policy={"type": "diffusion", "pretrained_path": str(base_act)}
+    )
+    result = run_cli("config", "validate", str(write_config(tmp_path / "w.yaml", wrong)))
+    assert result.exit_code == 2 and "holds a 'act' policy" in result.stderr, result.stderr
+
+
 def test_lerobot_options_validated_with_lerobot_classes(synthetic_dataset: Path, tmp_path: Path):
     cases = {
         "peft.rank": (

@@ -98,13 +98,40 @@ class PolicySection(BaseModel):
         return dict(self.model_extra or {})
 
     def to_lerobot(self, **extra: Any) -> Any:
-        """The lerobot `PreTrainedConfig` for this section (values coerced by lerobot's type hints)."""
+        """The lerobot `PreTrainedConfig` for this section (values coerced by lerobot's type hints).
+
+        With `pretrained_path`, the base is that model's own config.json and this section's fields override
+        it, as lerobot-train does for `--policy.path` plus `--policy.*` overrides; otherwise the base is the
+        class defaults."""
         from pydantic import TypeAdapter
 
         config_cls = policy_config_class(self.type)
-        values = {"push_to_hub": False, **self.overrides(), **extra}
+        values = {"push_to_hub": False, **self.pretrained_values(), **self.overrides(), **extra}
         with quiet_logs():
             return TypeAdapter(config_cls).validate_python(values)
+
+    def pretrained_values(self) -> dict[str, Any]:
+        """The fields of `pretrained_path`'s config.json: a local folder, or a hub model already in the HF
+        cache (not downloaded here: training fetches it). {} without one."""
+        path = self.overrides().get("pretrained_path")
+        config_dir = _pretrained_config_dir(str(path)) if path else None
+        if config_dir is None:
+            return {}
+        from lerobot.configs.policies import PreTrainedConfig
+
+        with quiet_logs():
+            pretrained = PreTrainedConfig.from_pretrained(config_dir)
+        if pretrained.type != self.type:
+            raise ValueError(
+                f"type is '{self.type}' but pretrained_path {path} holds a '{pretrained.type}' policy "
+                f"(set policy.type: {pretrained.type})"
+            )
+        skip = {"pretrained_path", "push_to_hub"}
+        return {
+            f.name: getattr(pretrained, f.name)
+            for f in dataclasses.fields(pretrained)
+            if f.init and f.name not in skip
+        }
 
     def resolved(self) -> dict[str, Any]:
         """Every lerobot field with its effective value, for `kuavo config show`."""
@@ -114,6 +141,21 @@ class PolicySection(BaseModel):
             if f.init and f.name not in _MANAGED_FIELDS:
                 out[f.name] = _plain(getattr(cfg, f.name))
         return out
+
+
+def _pretrained_config_dir(path: str) -> str | None:
+    """The folder holding the config.json of a pretrained policy: `path` itself when it is a local folder
+    with one, else the HF-cache folder of the hub model `path` if its config.json is cached."""
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        return path if (Path(path) / "config.json").is_file() else None
+    if Path(path).exists() or path.count("/") != 1:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(path, "config.json")
+    return str(Path(cached).parent) if isinstance(cached, str) else None
 
 
 def _plain(value: Any) -> Any:
