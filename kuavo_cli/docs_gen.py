@@ -307,7 +307,8 @@ def _policy_part(policy_model: type[BaseModel]) -> list[str]:
         "`num_inference_steps` for Diffusion, `pretrained_path` for pi05 / smolvla, and so on. The fields "
         "and their defaults are the dataclass fields in the file listed for each type below (inside "
         "`.venv/lib/python3.12/site-packages/`). `input_features` / `output_features` are filled from the "
-        "dataset and may not be set. With `pretrained_path` (a local folder, or a hub model in the HF cache) "
+        "dataset and may not be set. With `pretrained_path` (a local folder, or a hub model: `kuavo train` "
+        "fetches its config.json first, `kuavo config` reads it only from the HF cache) "
         "the defaults are that model's own `config.json` instead, and the section's other keys override it: "
         "what `lerobot-train --policy.path=X --policy.KEY=V` does; its type must match. The seed's Python "
         "style, `policy=ACTConfig(...)`, also works: the fields that differ from lerobot's defaults are kept.",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,6 +105,34 @@ def test_fine_tune_takes_the_pretrained_config_then_the_sections_overrides(
     )
     result = run_cli("config", "validate", str(write_config(tmp_path / "w.yaml", wrong)))
     assert result.exit_code == 2 and "holds a 'act' policy" in result.stderr, result.stderr
+
+
+def test_fine_tune_of_a_hub_model_not_downloaded_yet_uses_its_config(
+    synthetic_dataset: Path, base_act: Path, tmp_path: Path
+):
+    """`pretrained_path: org/model` on a fresh HF cache, real huggingface_hub against the loopback hub: the
+    model's config.json is fetched before the policy config is built (without it: lerobot's defaults, dim
+    512, and an ImageNet backbone download that fails offline-from-the-internet)."""
+    from tests.hub_server import HubServer
+
+    run = tmp_path / "run"
+    policy = {"type": "act", "pretrained_path": "kuavo/tiny-act"}
+    config = write_config(tmp_path / "c.yaml", train_config(synthetic_dataset, run, policy=policy, steps=1,
+                                                            save_freq=1, eval_freq=100))  # fmt: skip
+    with HubServer() as hub:
+        hub.add_folder("kuavo/tiny-act", base_act, repo_type="model")
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_XET": "1",
+               "HF_HOME": str(tmp_path / "hf_home"), "PYTHONPATH": str(Path(__file__).parents[1])}  # fmt: skip
+        env.pop("HF_TOKEN", None)
+        proc = subprocess.run(
+            [sys.executable, "-m", "kuavo_cli", "train", str(config), "--json"],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        weight_gets = hub.file_gets("model.safetensors")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = json.loads((run / "checkpoints" / "last" / "pretrained_model" / "config.json").read_text())
+    assert (saved["chunk_size"], saved["dim_model"], saved["pretrained_backbone_weights"]) == (5, 32, None)
+    assert weight_gets == 1
 
 
 def test_lerobot_options_validated_with_lerobot_classes(synthetic_dataset: Path, tmp_path: Path):

@@ -4,6 +4,7 @@ lerobot's own tools can read our runs)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,24 @@ from kuavo_cli.utils.logs import quiet_logs
 
 
 def make_policy_config(cfg: TrainConfig, device: str) -> Any:
-    policy_cfg = cfg.policy.to_lerobot(device=device)
-    return policy_cfg
+    fetch_pretrained_config(cfg.policy.overrides().get("pretrained_path"))
+    return cfg.policy.to_lerobot(device=device)
+
+
+def fetch_pretrained_config(pretrained_path: Any) -> None:
+    """Bring a hub model's config.json into the HF cache before the policy config is built, so a fine-tune
+    of a model not downloaded yet starts from that model's settings (lerobot-train reads them the same
+    way); validation never downloads. Offline, or with no such repo, nothing happens here and lerobot's
+    own loading of the weights reports the problem."""
+    path = str(pretrained_path or "")
+    if not path or Path(path).exists() or path.count("/") != 1:
+        return
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    # See the docstring: on failure the weights' download names the repo and the reason.
+    with contextlib.suppress(HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled, OSError):
+        hf_hub_download(path, "config.json")
 
 
 def make_optim_configs(cfg: TrainConfig, policy_cfg: Any) -> tuple[Any, Any]:
