@@ -2,14 +2,16 @@
 """`kuavo convert` now vs the converter of an earlier commit, in the same run, on the same bags.
 
 The earlier commit's `kuavo_cli/convert` is extracted with `git archive` into a temp package
-(`kuavo_base_convert`), and each implementation converts the same bags with one worker in a fresh
-process, alternating (base, new, new, base, ...) so that load from other jobs hits both alike. The
-outputs of both are then compared: frame counts and state/action values must be identical, and the
-decoded video frames equal within the codec's error. Prints the medians and the ratio.
+(`kuavo_base_convert`), and the base (its AV1) and each variant of this tree convert the same bags with one
+worker in fresh processes, in rotating order so that load from other jobs hits all alike. Variants:
+`libsvtav1` (this tree's defaults: the output must be byte-identical) and `h264` (kuavo's H.264 settings).
+The outputs are then compared: frame counts and state/action values must be identical (exit 1 otherwise),
+decoded video frames are compared pixel by pixel, and a codec variant is scored in PSNR against a lossless
+conversion, beside the base's score. Prints the medians and the ratios.
 
 Usage (from the repository root):
-    .venv/bin/python benchmarks/bench_convert.py                       # 3 bags of 16 s, 640x480, 3 repeats
-    .venv/bin/python benchmarks/bench_convert.py --vcodec h264         # kuavo's H.264 vs lerobot's AV1
+    .venv/bin/python benchmarks/bench_convert.py                       # both variants, 3 bags of 16 s, 640x480
+    .venv/bin/python benchmarks/bench_convert.py --vcodec libsvtav1    # the same-output comparison only
     .venv/bin/python benchmarks/bench_convert.py --bags 4 --seconds 15 --repeats 5 --json
 """
 
@@ -154,6 +156,18 @@ def fidelity(ref: Path, out: Path) -> dict:
     return {k: round(float(min(v)), 2) for k, v in scores.items() if v}
 
 
+def variant_options(vcodec: str, preset: str | None, crf: int | None) -> dict:
+    """ConvertConfig options of one variant of this tree: libsvtav1 = the defaults (the same output as the
+    base); another codec with kuavo's settings for it, or --preset / --crf when given."""
+    if vcodec == "libsvtav1":
+        return {}
+    return {
+        "vcodec": vcodec,
+        **({"preset": preset} if preset else {}),
+        **({"crf": crf} if crf is not None else {}),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bags", type=int, default=3, help="number of bags")
@@ -170,11 +184,12 @@ def main() -> None:
     ap.add_argument("--bag-dir", type=Path, default=None, help="reuse/keep the generated bags here")
     ap.add_argument(
         "--vcodec",
-        default=None,
-        help="codec for this tree only (e.g. h264): compares a codec choice, so frames are only close",
+        default="h264,libsvtav1",
+        help="this tree's variants, comma-separated (the base is always its AV1): libsvtav1 = the same "
+        "output as the base; h264 = kuavo's H.264, a codec choice, so frames are only close",
     )
-    ap.add_argument("--preset", default=None, help="encoder preset for this tree only (with --vcodec)")
-    ap.add_argument("--crf", type=int, default=None, help="quality for this tree only (with --vcodec)")
+    ap.add_argument("--preset", default=None, help="encoder preset for the non-AV1 variants")
+    ap.add_argument("--crf", type=int, default=None, help="quality for the non-AV1 variants")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -185,79 +200,87 @@ def main() -> None:
     except ValueError as err:
         ap.error(f"--size {err}")
     out_size = args.out_size or f"{w}x{h}"
+    variants = {c.strip(): variant_options(c.strip(), args.preset, args.crf) for c in args.vcodec.split(",")}
+    names = ["base", *variants]
 
     with tempfile.TemporaryDirectory(prefix="kuavo-bench-convert-") as tmp:
         work = Path(tmp)
         bags = make_bags(args.bag_dir or work / "bags", args.bags, args.seconds, (w, h))
         base_root = extract_base(args.base, work / "base")
         pythonpath = os.pathsep.join([str(ROOT), str(base_root)])
-        runs: dict[str, list[dict]] = {"base": [], "new": []}
-        new_options = {
-            k: v
-            for k, v in (("vcodec", args.vcodec), ("preset", args.preset), ("crf", args.crf))
-            if v is not None
-        }
-        pkgs = {"base": "kuavo_base_convert", "new": "kuavo_cli.convert"}
+        runs: dict[str, list[dict]] = {name: [] for name in names}
         for r in range(args.repeats):
-            order = ("base", "new") if r % 2 == 0 else ("new", "base")
-            for name in order:
-                out = work / f"out_{name}_{r}"
-                extra = new_options if name == "new" else {}
-                runs[name].append(run_once(pkgs[name], bags, out, out_size, pythonpath, extra))
+            for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate: load hits all alike
+                pkg = "kuavo_base_convert" if name == "base" else "kuavo_cli.convert"
+                extra = {} if name == "base" else variants[name]
+                runs[name].append(run_once(pkg, bags, work / f"out_{name}_{r}", out_size, pythonpath, extra))
                 print(f"repeat {r + 1} {name}: {runs[name][-1]}", file=sys.stderr)
         last = args.repeats - 1
-        check = compare_outputs(work / f"out_base_{last}", work / f"out_new_{last}")
-        if new_options:
+        checks = {v: compare_outputs(work / f"out_base_{last}", work / f"out_{v}_{last}") for v in variants}
+        if any(variants.values()):
             # A codec choice changes the bytes, so the question is whether it loses more than lerobot's
             # AV1 does: both are scored against a lossless conversion (x264 qp 0, same 4:2:0 chroma).
             ref = work / "out_lossless"
             lossless = {"vcodec": "h264", "crf": 0, "preset": "ultrafast"}
-            run_once(pkgs["new"], bags, ref, out_size, pythonpath, lossless)
-            check["psnr_vs_lossless"] = {
-                "base": fidelity(ref, work / f"out_base_{last}"),
-                "new": fidelity(ref, work / f"out_new_{last}"),
-            }
+            run_once("kuavo_cli.convert", bags, ref, out_size, pythonpath, lossless)
+            base_score = fidelity(ref, work / f"out_base_{last}")
+            for v, opts in variants.items():
+                if opts:
+                    checks[v]["psnr_vs_lossless"] = {
+                        "base": base_score,
+                        "new": fidelity(ref, work / f"out_{v}_{last}"),
+                    }
 
-    def med(name: str, key: str) -> float:
-        return statistics.median(x[key] for x in runs[name])
+    def summary(name: str) -> dict:
+        frames = runs[name][0]["frames"]
+        wall = statistics.median(x["wall_s"] for x in runs[name])
+        cpu = statistics.median(x["cpu_s"] for x in runs[name])
+        return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "frames_per_s": round(frames / wall, 2),
+                "cpu_s_per_frame": round(cpu / frames, 4)}  # fmt: skip
 
-    frames = runs["new"][0]["frames"]
+    base = summary("base")
     result = {
         "base_commit": args.base,
         "bags": args.bags,
-        "frames": frames,
+        "frames": runs["base"][0]["frames"],
         "source_size": args.size,
         "stored_size": out_size,
         "repeats": args.repeats,
-        "new_options": new_options,
-        "base": {"wall_s": round(med("base", "wall_s"), 2), "cpu_s": round(med("base", "cpu_s"), 2)},
-        "new": {"wall_s": round(med("new", "wall_s"), 2), "cpu_s": round(med("new", "cpu_s"), 2)},
+        "base": base,
+        "variants": {},
         "load_avg": [round(x["load"], 2) for name in runs for x in runs[name]],
-        "check": check,
     }
-    for name in ("base", "new"):
-        result[name]["frames_per_s"] = round(frames / result[name]["wall_s"], 2)
-        result[name]["cpu_s_per_frame"] = round(result[name]["cpu_s"] / frames, 4)
-    result["ratio_frames_per_s"] = round(result["new"]["frames_per_s"] / result["base"]["frames_per_s"], 2)
-    result["ratio_cpu"] = round(result["base"]["cpu_s"] / result["new"]["cpu_s"], 2)
+    for v, opts in variants.items():
+        x = summary(v)
+        x["options"] = opts
+        x["ratio_frames_per_s"] = round(x["frames_per_s"] / base["frames_per_s"], 2)
+        x["ratio_cpu"] = round(base["cpu_s"] / x["cpu_s"], 2)
+        x["check"] = checks[v]
+        result["variants"][v] = x
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(
-            f"{frames} frames ({args.bags} bags, {args.size} -> {out_size}), 1 worker, "
+            f"{result['frames']} frames ({args.bags} bags, {args.size} -> {out_size}), 1 worker, "
             f"median of {args.repeats} interleaved runs"
         )
-        for name in ("base", "new"):
-            x = result[name]
-            label = f"base {args.base}" if name == "base" else "this tree"
-            print(
-                f"  {label:14s} {x['frames_per_s']:6.2f} frames/s  {x['wall_s']:6.2f} s wall  "
-                f"{x['cpu_s']:6.2f} CPU-s ({x['cpu_s_per_frame'] * 1000:.0f} ms/frame)"
+        rows = [(f"base {args.base} (AV1)", base)] + [
+            (f"this tree, {v}", result["variants"][v]) for v in variants
+        ]
+        for label, x in rows:
+            ratio = (
+                f"  {x['ratio_frames_per_s']}x frames/s, {x['ratio_cpu']}x less CPU"
+                if "ratio_cpu" in x
+                else ""
             )
-        print(f"  ratio: {result['ratio_frames_per_s']}x frames/s, {result['ratio_cpu']}x less CPU")
-        print(f"  output check: {check}")
+            print(
+                f"  {label:26s} {x['frames_per_s']:6.2f} frames/s  {x['wall_s']:6.2f} s wall  "
+                f"{x['cpu_s']:6.2f} CPU-s ({x['cpu_s_per_frame'] * 1000:.0f} ms/frame){ratio}"
+            )
+        for v in variants:
+            print(f"  output check, {v}: {checks[v]}")
         print(f"  load average during the runs: {result['load_avg']}")
-    if not (check["frames_equal"] and check["values_equal"]):
+    if not all(c["frames_equal"] and c["values_equal"] for c in checks.values()):
         raise SystemExit("outputs differ: frame counts or state/action values are not identical")
 
 

@@ -41,6 +41,7 @@ def test_plan_bytes_equal_the_bytes_written(synthetic_dataset: Path, tmp_path: P
     options = {o["name"]: o for o in json.loads(plan.stdout)["options"]}
     assert not out.exists()  # planning writes nothing
     assert options["video"]["bytes"] == 0 and options["policy"]["frame_shape"] == [3, 224, 224]
+    assert "--vcodec h264" in options["video"]["note"]  # AV1 videos: the convert-time alternative is named
 
     native = run_cli("cache", str(synthetic_dataset), "--out", str(out), "--json")
     policy = run_cli("cache", str(synthetic_dataset), "--resolution", "policy", "--policy", "pi05",

@@ -126,9 +126,13 @@ def plan_cache(
         return n + DISK_MARGIN <= free and (max_bytes is None or n <= max_bytes)
 
     native = planned_bytes(dataset, meta, cache_path_for(dataset, meta, cache_dir), None)
+    video_note = f"decode the {'/'.join(codecs)} videos for every sample (no extra disk)"
+    if "av1" in codecs:  # the convert-time alternative, measured in docs/performance.md
+        video_note += (
+            "; converted with `kuavo convert --vcodec h264` they decode 1.4-1.6x cheaper, 1.4-3.6x larger"
+        )
     options = [
-        CacheOption("video", {"cache": False}, 0, True, None, NATIVE_INPUTS,
-                    f"decode the {'/'.join(codecs)} videos for every sample (no extra disk)"),
+        CacheOption("video", {"cache": False}, 0, True, None, NATIVE_INPUTS, video_note),
         CacheOption("native", {"cache": True, "cache_resolution": "native"}, native, fits(native),
                     [3, facts[0][3], facts[0][4]] if facts else None, NATIVE_INPUTS,
                     "decoded frames at the video's resolution (memory-mapped)"),
