@@ -247,7 +247,12 @@ def test_wandb_key_sources(tmp_path, monkeypatch):
 
 
 def test_disk_and_cpu(tmp_path):
-    assert resources.check_disk(tmp_path).status == "ok"
+    import shutil
+
+    # thresholds relative to this machine's free space, so a nearly full test machine does not decide it
+    free_gib = shutil.disk_usage(tmp_path).free / 2**30
+    if free_gib > resources.ERROR_BELOW_GIB:
+        assert resources.check_disk(tmp_path, warn_below_gib=resources.ERROR_BELOW_GIB).status == "ok"
     low = resources.check_disk(tmp_path / "future" / "runs", warn_below_gib=1e9)
     assert low.status == "warning" and "HF_HOME" in low.fix and str(tmp_path) in low.detail
     cores = resources.usable_cores()
