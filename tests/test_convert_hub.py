@@ -128,6 +128,12 @@ def test_pipeline_killed_midway_resumes_without_refetching(bags, hub, tmp_path: 
             os.killpg(proc.pid, signal.SIGKILL)
     sent_before_rerun = list(hub.completed)
     staged_at_kill = _staged(out)
+    # A kill between staging an episode and deleting its bag leaves that bag on disk; make sure one is there,
+    # so the rerun must not count on it going by itself (it is not among the bags the rerun converts).
+    staged_keys = set().union(*staged_at_kill.values())
+    converted_path = next(path for path in sorted(files) if remote_key(path) in staged_keys)
+    (raw / converted_path).parent.mkdir(parents=True, exist_ok=True)
+    (raw / converted_path).write_bytes(files[converted_path])
     complete_at_kill = {p.relative_to(raw).as_posix() for p in raw.rglob("*.bag") if ".cache" not in p.parts}
     assert not (out / "TASK1-ToySorting").exists()  # no dataset before all its bags are in
     gets_before = len(hub.requests)
@@ -145,7 +151,6 @@ def test_pipeline_killed_midway_resumes_without_refetching(bags, hub, tmp_path: 
     # No bag fetched twice: whatever was converted or fully downloaded before the kill is not requested
     # again, and no bag was sent to the end more than once over both runs.
     rerun = {p.split("/resolve/main/", 1)[-1] for m, p, _ in hub.requests[gets_before:] if "/resolve/" in p}
-    staged_keys = set().union(*staged_at_kill.values())
     reused = {path for path in files if remote_key(path) in staged_keys}
     assert reused and not (rerun & reused), rerun & reused
     assert not (rerun & complete_at_kill)

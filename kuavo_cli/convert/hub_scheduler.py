@@ -81,9 +81,18 @@ class Scheduler:
         path = self.local_path(bag)
         return path.is_file() and path.stat().st_size == bag.size
 
-    def _drop_partial_downloads(self) -> None:
+    def _drop_leftovers(self, todo: list[RemoteBag]) -> None:
+        """Delete what a killed run left in the raw folder that this run will not convert: partial downloads
+        (a bag cut off mid-transfer is fetched again) and this repo's bags that are already converted
+        (killed between staging and deleting) or not selected. Only bags of `todo` are counted against the
+        cap, so those would sit beside a full cap of new downloads. Files that are not this repo's bags
+        (a user's own, in a --local-dir) are left alone."""
         for partial in (self.raw_dir / ".cache").rglob("*.incomplete"):
             partial.unlink(missing_ok=True)
+        wanted = {bag.path for bag in todo}
+        for remote in self.listing.files:
+            if remote.is_bag and remote.path not in wanted:
+                (self.raw_dir / remote.path).unlink(missing_ok=True)
 
     def discard(self, bag: RemoteBag) -> None:
         self.local_path(bag).unlink(missing_ok=True)
@@ -111,10 +120,10 @@ class Scheduler:
             )
         downloader = ThreadPoolExecutor(max(1, self.source.download_workers), thread_name_prefix="kuavo-dl")
         threads = encoder_threads(self.cfg, workers)
-        # Leftovers of a killed run sit on disk before anything is admitted: complete bags go first, so the cap
-        # counts them from the start; partial downloads are dropped (a bag cut off mid-transfer is fetched again).
+        # Leftovers of a killed run sit on disk before anything is admitted: complete bags of `todo` go first,
+        # so the cap counts them from the start; everything else is deleted.
+        self._drop_leftovers(todo)
         queue = sorted(todo, key=lambda bag: not self._complete_on_disk(bag))
-        self._drop_partial_downloads()
         ready: list[RemoteBag] = []  # downloaded, waiting for a worker
         running: dict[Future, tuple[str, RemoteBag]] = {}
         converting = 0
