@@ -225,3 +225,31 @@ def test_cap_smaller_than_a_bag_and_flags_without_hub_are_usage_errors(bags, hub
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert lonely.returncode == 2 and "need --hub" in lonely.stderr
+
+
+@pytest.mark.slow
+def test_leftover_bags_the_run_will_not_convert_do_not_count_against_the_cap(bags, hub, tmp_path: Path):
+    """A bag of the repo that this run does not convert (here: task 2, with only task 1 selected; after a
+    kill: a bag already converted) lies in the raw folder. The run deletes it before downloading, so it
+    never sits beside a cap's worth of downloads: the cap is one bag, the leftover another."""
+    _truths, files = bags
+    out = tmp_path / "icra"
+    raw = out / ".kuavo-raw"
+    task1 = sorted(p for p in files if p.startswith("sim/TASK1"))
+    cap = max(len(files[p]) for p in task1) + 4096  # one bag, plus huggingface_hub's small .metadata file
+    leftover = raw / "sim/TASK2-ParcelWeighing/task2_0001.bag"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(files["sim/TASK2-ParcelWeighing/task2_0001.bag"])
+    hub.throttle_bps = 3_000_000  # every download takes a while, so the poller sees it on disk
+    watch = DiskWatch(raw)
+    watch.start()
+    cmd = [sys.executable, "-m", "kuavo_cli", "convert", "--hub", REPO, "--task", "1", "--out", str(out),
+           "--max-disk", str(cap), "--workers", "1", "--download-workers", "1", *OPTIONS, "--json"]  # fmt: skip
+    done = subprocess.run(cmd, env=_env(hub, tmp_path), capture_output=True, text=True, timeout=400)
+    watch.stop.set()
+    watch.join()
+    hub.throttle_bps = None
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["datasets"]["TASK1-ToySorting"]["episodes"] == len(task1)
+    # before the leftover went: it alone (<= cap); after: one download at a time (<= cap); never both
+    assert watch.samples > 100 and watch.peak <= cap, (watch.peak, cap)
