@@ -97,8 +97,9 @@ def _label(steps: list[str | int]) -> str:
     return out or "the config"
 
 
-def _check_step(node: dict | list, step: str | int, dotted: str, where: str) -> None:
-    """A key must meet a mapping; an index a list, and name an entry or the one after the last."""
+def _check_or_append_step(node: dict | list, step: str | int, dotted: str, where: str) -> None:
+    """A key must meet a mapping; an index a list, and name an entry or the one after the last (which is
+    appended here, as an empty mapping)."""
     if isinstance(step, int):
         if not isinstance(node, list):
             raise UsageError(
@@ -122,7 +123,7 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     steps = _path_steps(dotted)
     node: Any = data
     for i, step in enumerate(steps):
-        _check_step(node, step, dotted, _label(steps[:i]))
+        _check_or_append_step(node, step, dotted, _label(steps[:i]))
         if i == len(steps) - 1:
             node[step] = value
         else:

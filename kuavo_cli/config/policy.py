@@ -143,6 +143,13 @@ class PolicySection(BaseModel):
         return out
 
 
+def is_hub_model_id(path: str) -> bool:
+    """`org/name` that is not a local path: a `pretrained_path` naming a model on the hub."""
+    from pathlib import Path
+
+    return path.count("/") == 1 and not Path(path).exists()
+
+
 def _pretrained_config_dir(path: str) -> str | None:
     """The folder holding the config.json of a pretrained policy: `path` itself when it is a local folder
     with one, else the HF-cache folder of the hub model `path` if its config.json is cached."""
@@ -150,7 +157,7 @@ def _pretrained_config_dir(path: str) -> str | None:
 
     if Path(path).is_dir():
         return path if (Path(path) / "config.json").is_file() else None
-    if Path(path).exists() or path.count("/") != 1:
+    if not is_hub_model_id(path):
         return None
     from huggingface_hub import try_to_load_from_cache
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kuavo_cli.config.models import TrainConfig
+from kuavo_cli.config.policy import is_hub_model_id
 from kuavo_cli.utils.logs import quiet_logs
 
 
@@ -23,7 +24,7 @@ def fetch_pretrained_config(pretrained_path: Any) -> None:
     way); validation never downloads. Offline, or with no such repo, nothing happens here and lerobot's
     own loading of the weights reports the problem."""
     path = str(pretrained_path or "")
-    if not path or Path(path).exists() or path.count("/") != 1:
+    if not is_hub_model_id(path):
         return
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
