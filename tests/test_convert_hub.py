@@ -70,22 +70,39 @@ def _cmd(out: Path, cap: int, workers: int) -> list[str]:
 
 
 class DiskWatch(threading.Thread):
-    """Polls the raw-bag folder (partial downloads included) and keeps the largest total seen."""
+    """Polls the raw-bag folder (partial downloads and huggingface_hub's bookkeeping included) and keeps the
+    largest total seen, apart for the samples that saw the file `marker` (one the test put there itself)."""
 
     def __init__(self, folder: Path):
         super().__init__(daemon=True)
-        self.folder, self.peak, self.samples = folder, 0, 0
+        self.folder, self.samples = folder, 0
+        self.marker = ""  # set before the file is written, and compared as each file is seen: no race
+        self.peak = self.peak_with_marker = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            total = 0
+            # By inode: a download renamed from .cache/ into place while the walk runs is seen in both folders.
+            sizes: dict[tuple[int, int], int] = {}
+            seen = False
             for root, _dirs, names in os.walk(self.folder):
                 for name in names:
+                    path = os.path.join(root, name)
                     with contextlib.suppress(OSError):  # renamed or deleted meanwhile
-                        total += os.stat(os.path.join(root, name)).st_size
-            self.peak, self.samples = max(self.peak, total), self.samples + 1
+                        stat = os.stat(path)
+                        sizes[stat.st_dev, stat.st_ino] = stat.st_size
+                        seen = seen or path == self.marker
+            total = sum(sizes.values())
+            if seen:
+                self.peak_with_marker = max(self.peak_with_marker, total)
+            else:
+                self.peak = max(self.peak, total)
+            self.samples += 1
             time.sleep(0.005)
+
+
+def _tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def _staged(out: Path) -> dict[str, set[str]]:
@@ -132,6 +149,8 @@ def test_pipeline_killed_midway_resumes_without_refetching(bags, hub, tmp_path: 
     # so the rerun must not count on it going by itself (it is not among the bags the rerun converts).
     staged_keys = set().union(*staged_at_kill.values())
     converted_path = next(path for path in sorted(files) if remote_key(path) in staged_keys)
+    left_at_kill = _tree_bytes(raw)  # no more than the cap: the killed run's samples say so (asserted below)
+    watch.marker = str(raw / converted_path)  # the watch keeps the samples that see this file apart
     (raw / converted_path).parent.mkdir(parents=True, exist_ok=True)
     (raw / converted_path).write_bytes(files[converted_path])
     complete_at_kill = {p.relative_to(raw).as_posix() for p in raw.rglob("*.bag") if ".cache" not in p.parts}
@@ -147,6 +166,9 @@ def test_pipeline_killed_midway_resumes_without_refetching(bags, hub, tmp_path: 
 
     # Never more raw bags on disk than the cap, in either run (polled from outside, and as measured inside).
     assert watch.samples > 100 and 0 < watch.peak <= cap, (watch.peak, cap)
+    # The bag put back by the test can push the folder over the cap until the rerun deletes it; the rerun must
+    # do that before it fetches anything: while it is there, the folder never grows.
+    assert 0 < watch.peak_with_marker <= left_at_kill + len(files[converted_path]), watch.peak_with_marker
     assert summary["raw_disk_peak_bytes"] <= cap and not raw.exists()
     # No bag fetched twice: whatever was converted or fully downloaded before the kill is not requested
     # again, and no bag was sent to the end more than once over both runs.
@@ -253,3 +275,16 @@ def test_leftover_bags_the_run_will_not_convert_do_not_count_against_the_cap(bag
     assert json.loads(done.stdout)["datasets"]["TASK1-ToySorting"]["episodes"] == len(task1)
     # before the leftover went: it alone (<= cap); after: one download at a time (<= cap); never both
     assert watch.samples > 100 and watch.peak <= cap, (watch.peak, cap)
+
+
+def test_raw_folder_size_counts_a_file_met_twice_once(tmp_path: Path):
+    """huggingface_hub renames a finished download from .cache/ into place; a walk running meanwhile can meet
+    it in both folders (one inode under two names, as a hard link makes it here). It is one file on disk."""
+    from kuavo_cli.convert.hub_scheduler import _raw_bytes
+
+    partial = tmp_path / ".cache" / "huggingface" / "download" / "a.bag.incomplete"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"x" * 5000)
+    os.link(partial, tmp_path / "a.bag")
+    (tmp_path / "b.bag").write_bytes(b"y" * 700)
+    assert _raw_bytes(tmp_path) == 5700

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from kuavo_cli.convert.config import ConvertConfig
-from kuavo_cli.convert.hub_scheduler import SKIPPED_DIR, RemoteBag, Scheduler
+from kuavo_cli.convert.hub_scheduler import BOOKKEEPING_BYTES, SKIPPED_DIR, RemoteBag, Scheduler
 from kuavo_cli.convert.merge import read_provenance
 from kuavo_cli.convert.pipeline import (
     ConvertSummary,
@@ -118,10 +118,10 @@ def _plan(source: HubSource, cfg: ConvertConfig):
     if not selected:
         raise UsageError(f"shard {cfg.shard} of the selected bags is empty", "use fewer shards")
     biggest = max(selected, key=lambda f: f.size)
-    if biggest.size > source.max_disk:
+    if biggest.size + BOOKKEEPING_BYTES > source.max_disk:  # huggingface_hub's files beside it count too
         raise UsageError(
             f"--max-disk {human_bytes(source.max_disk)} is smaller than {biggest.path} "
-            f"({human_bytes(biggest.size)})",
+            f"({human_bytes(biggest.size)}, plus {human_bytes(BOOKKEEPING_BYTES)} of download bookkeeping)",
             "raise --max-disk to at least the largest bag (better: a few bags per worker)",
         )
     names = _task_names(selected)

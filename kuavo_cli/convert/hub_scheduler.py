@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from kuavo_cli.hub.listing import RemoteFile
 
 SKIPPED_DIR = "skipped"  # staging/skipped/<key>.json: bags that could not be converted, with the reason
+# What a download leaves beside the bag: huggingface_hub's <path>.metadata (commit, etag, time: ~150 bytes) and
+# <path>.lock under .cache/huggingface/download. The cap counts everything in the raw folder, so each bag
+# reserves this much on top of its size (a file-system block).
+BOOKKEEPING_BYTES = 4096
 
 
 @dataclass
@@ -43,15 +47,22 @@ class RemoteBag:
     def size(self) -> int:
         return self.remote.size
 
+    @property
+    def reserved(self) -> int:
+        """Bytes the bag holds against the cap while admitted: the file and huggingface_hub's bookkeeping."""
+        return self.remote.size + BOOKKEEPING_BYTES
+
 
 def _raw_bytes(raw_dir: Path) -> int:
-    """Bytes of files under the raw-bag folder, partial downloads included."""
-    total = 0
+    """Bytes of files under the raw-bag folder, partial downloads included. Counted by inode: a download that
+    huggingface_hub renames from .cache/ into place while the walk runs is met in both folders."""
+    sizes: dict[tuple[int, int], int] = {}
     for root, _dirs, files in os.walk(raw_dir):
         for name in files:
             with contextlib.suppress(OSError):  # renamed or deleted meanwhile
-                total += os.stat(os.path.join(root, name)).st_size
-    return total
+                stat = os.stat(os.path.join(root, name))
+                sizes[stat.st_dev, stat.st_ino] = stat.st_size
+    return sum(sizes.values())
 
 
 class Scheduler:
@@ -92,12 +103,17 @@ class Scheduler:
         wanted = {bag.path for bag in todo}
         for remote in self.listing.files:
             if remote.is_bag and remote.path not in wanted:
-                (self.raw_dir / remote.path).unlink(missing_ok=True)
+                self._delete(remote.path)
 
     def discard(self, bag: RemoteBag) -> None:
-        self.local_path(bag).unlink(missing_ok=True)
-        meta = self.raw_dir / ".cache" / "huggingface" / "download" / f"{bag.path}.metadata"
-        meta.unlink(missing_ok=True)
+        self._delete(bag.path)
+
+    def _delete(self, repo_path: str) -> None:
+        """The local copy of a repo file and huggingface_hub's bookkeeping beside it."""
+        (self.raw_dir / repo_path).unlink(missing_ok=True)
+        bookkeeping = self.raw_dir / ".cache" / "huggingface" / "download"
+        for suffix in (".metadata", ".lock"):
+            (bookkeeping / f"{repo_path}{suffix}").unlink(missing_ok=True)
 
     def peak(self) -> None:
         self.summary.raw_peak_bytes = max(self.summary.raw_peak_bytes, _raw_bytes(self.raw_dir))
@@ -138,10 +154,10 @@ class Scheduler:
                     and queue
                     and downloading < self.source.download_workers
                     and len(ready) + downloading < workers + self.source.download_workers
-                    and self.held + queue[0].size <= self.source.max_disk
+                    and self.held + queue[0].reserved <= self.source.max_disk
                 ):
                     bag = queue.pop(0)
-                    self.held += bag.size
+                    self.held += bag.reserved
                     if self._complete_on_disk(bag):
                         self.summary.reused_downloads += 1  # complete from a killed run: not fetched again
                         ready.append(bag)
@@ -173,7 +189,7 @@ class Scheduler:
                             ready.append(bag)
                             self.on_event("fetched", bag, None)
                             continue
-                        self.held -= bag.size
+                        self.held -= bag.reserved
                         self.discard(bag)
                         if is_network_error(err) or "Offline" in type(err).__name__:
                             fatal = translate(err, self.listing.repo_id, "dataset", self.settings, None)
@@ -186,7 +202,7 @@ class Scheduler:
                     result: BagResult = future.result()
                     self._record(bag, result, stagings[bag.task])
                     self.discard(bag)
-                    self.held -= bag.size
+                    self.held -= bag.reserved
                     self.on_event("converted" if result.status == "converted" else "skipped", bag, result)
                     remaining[bag.task] -= 1
                     if remaining[bag.task] == 0:
