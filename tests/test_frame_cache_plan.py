@@ -78,6 +78,9 @@ def test_cache_over_max_disk_is_refused_before_writing(synthetic_dataset: Path, 
     assert exact.exit_code == 0 and json.loads(exact.stdout)["bytes"] == need
     bad = run_cli("cache", str(synthetic_dataset), "--max-disk", "lots")
     assert bad.exit_code == 2 and "--max-disk" in bad.stderr
+    # The limit is echoed in the units it was typed in (binary, as --max-disk reads them), not re-scaled.
+    typed = run_cli("cache", str(synthetic_dataset), "--out", str(tmp_path / "f2"), "--max-disk", "0.5MB")
+    assert typed.exit_code == 2 and "more than --max-disk 512.0 KiB" in typed.stderr, typed.stderr
 
 
 @pytest.fixture

@@ -71,11 +71,10 @@ def free_bytes(folder: Path) -> int:
 
 
 def human(n: int) -> str:
-    """Decimal units, as disk vendors and `df -H` count."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n} B"
+    """Binary units (GiB), the ones `--max-disk 50GB` is read in: a limit is shown as the number typed."""
+    from kuavo_cli.hub.sizes import human_bytes
+
+    return human_bytes(n)
 
 
 def check_fits(need: int, folder: Path, max_bytes: int | None) -> None:
