@@ -19,20 +19,22 @@ EXAMPLE = (
 def _print_plan(plan: dict, console) -> None:
     from rich.table import Table
 
-    from kuavo_cli.data.frame_cache_plan import human
+    from kuavo_cli.hub.sizes import human_bytes
 
     console.print(
         f"Dataset {plan['dataset']}: {plan['frames']} frames, {len(plan['cameras'])} cameras, "
-        f"{'/'.join(plan['codecs'])} videos {human(plan['video_bytes'])}"
+        f"{'/'.join(plan['codecs'])} videos {human_bytes(plan['video_bytes'])}"
     )
-    limit = f", --max-disk {human(plan['max_bytes'])}" if plan["max_bytes"] else ""
-    console.print(f"Cache folder {plan['cache_dir']}: {human(plan['free_bytes'])} free{limit}")
+    limit = f", --max-disk {human_bytes(plan['max_bytes'])}" if plan["max_bytes"] else ""
+    console.print(f"Cache folder {plan['cache_dir']}: {human_bytes(plan['free_bytes'])} free{limit}")
     table = Table(title=f"Ways to feed the training loop (policy: {plan['policy'] or 'not given'})")
     for col in ("option", "extra disk", "fits", "cached frame", "model inputs"):
         table.add_column(col)
     for o in plan["options"]:
         shape = "x".join(str(d) for d in o["frame_shape"]) if o["frame_shape"] else "-"
-        table.add_row(o["name"], human(o["bytes"]), "yes" if o["fits"] else "NO", shape, o["model_inputs"])
+        table.add_row(
+            o["name"], human_bytes(o["bytes"]), "yes" if o["fits"] else "NO", shape, o["model_inputs"]
+        )
     console.print(table)
     for o in plan["options"]:
         config = ", ".join(f"{k}: {str(v).lower()}" for k, v in o["config"].items())
@@ -76,13 +78,13 @@ def cache(
 
 
 def _print_built(result: dict, console) -> None:
-    from kuavo_cli.data.frame_cache_plan import human
+    from kuavo_cli.hub.sizes import human_bytes
 
     verb = "built" if result["built"] else "up to date"
     shape = "x".join(str(d) for d in result["frame_shape"])
     console.print(
         f"Frame cache {verb}: {result['cache']} ({result['frames']} frames of {shape}, "
-        f"{human(result['bytes'])}, {result['seconds']:.1f} s)"
+        f"{human_bytes(result['bytes'])}, {result['seconds']:.1f} s)"
     )
     for stale in result["removed_stale"]:
         console.print(f"removed stale cache {stale}")

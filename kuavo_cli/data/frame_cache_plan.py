@@ -26,6 +26,7 @@ from kuavo_cli.data.frame_cache import (
 )
 from kuavo_cli.data.frame_cache_resize import CacheResize, policy_resize, resizing_policies
 from kuavo_cli.errors import UsageError
+from kuavo_cli.hub.sizes import human_bytes
 
 DISK_MARGIN = 512 * 1024**2  # free space a cache must leave on its disk
 NATIVE_INPUTS = "identical"  # to lerobot's, bit for bit
@@ -70,23 +71,16 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def human(n: int) -> str:
-    """Binary units (GiB), the ones `--max-disk 50GB` is read in: a limit is shown as the number typed."""
-    from kuavo_cli.hub.sizes import human_bytes
-
-    return human_bytes(n)
-
-
 def check_fits(need: int, folder: Path, max_bytes: int | None) -> None:
     if max_bytes is not None and need > max_bytes:
         raise UsageError(
-            f"the frame cache needs {human(need)} ({need} bytes), more than --max-disk {human(max_bytes)}",
+            f"the frame cache needs {human_bytes(need)} ({need} bytes), more than --max-disk {human_bytes(max_bytes)}",
             "raise --max-disk, or use a smaller cache (see `kuavo cache DATASET --plan`)",
         )
     free = free_bytes(folder)
     if need + DISK_MARGIN > free:
         raise UsageError(
-            f"the frame cache needs {human(need)} but {folder} has {human(free)} free",
+            f"the frame cache needs {human_bytes(need)} but {folder} has {human_bytes(free)} free",
             "pass --out DIR on a bigger disk (or set dataset.cache_dir), or see `kuavo cache DATASET --plan`",
         )
 
